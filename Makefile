@@ -1,0 +1,34 @@
+# The zoo's front door. `make bench MODEL=srcnn` and `make test` set everything up on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+MODEL  ?=
+
+.PHONY: help setup test bench data clean-data
+
+help:
+	@echo "make setup              create $(VENV) and install the pinned requirements"
+	@echo "make test               run the whole test suite"
+	@echo "make bench [MODEL=name] train+evaluate a model's bench preset (all models without MODEL)"
+	@echo "make data               build the embedded sample datasets under datasets/sample"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m tools.bench $(if $(MODEL),--model $(MODEL))
+
+data: $(STAMP)
+	$(PY) -m common.sample_data --out datasets/sample
+
+clean-data:
+	rm -rf datasets/sample
