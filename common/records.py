@@ -1,0 +1,277 @@
+"""Result records: one JSON schema for every run, the ModelZoo log summary, and README tables.
+
+A record is a plain dict, saved as JSON under `results/`::
+
+    {
+      "schema": "srzoo.result/1",
+      "model": "srcnn", "framework": "mindspore", "framework_version": "2.10.0",
+      "kind": "bench",                       # or "eval"
+      "command": "make bench MODEL=srcnn",   # the command that regenerates it
+      "config": {...},                       # the effective configuration
+      "created": "2026-11-21T23:59:59Z", "git_commit": "abc123...",
+      "hardware": {"cpu": ..., "cores": 2, "memory_gib": 23.4, "platform": ..., "python": ...},
+      "evaluations": [
+        {"dataset": "Set5", "scale": 2, "method": "srcnn",
+         "protocol": {"channel": "y", "crop_border": 2, "round_y": false, "label": "..."},
+         "per_image": [{"name": "baby", "psnr": 38.1, "ssim": 0.96}, ...],
+         "mean": {"psnr": 36.0, "ssim": 0.95}},
+        ...
+      ],
+      "train": {...},   # e.g. seconds, steps, epochs, final_loss, images_per_sec
+      "speed": {...}    # e.g. infer_ms_per_image, conv_efficiency
+    }
+
+README tables are rendered from records between `<!-- results:begin -->` and `<!-- results:end -->`,
+so no number in a table is ever typed by hand.
+"""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+SCHEMA = 'srzoo.result/1'
+BEGIN_MARK = '<!-- results:begin -->'
+END_MARK = '<!-- results:end -->'
+
+
+def atomic_write_text(path, text):
+    """Write `text` to `path` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def hardware_info():
+    """Describe this machine: CPU model, core count, memory, OS and Python version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        memory_gib = round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    return {'cpu': cpu, 'cores': cores, 'memory_gib': memory_gib, 'accelerator': 'none',
+            'platform': platform.platform(), 'python': platform.python_version()}
+
+
+def _git_commit():
+    try:
+        out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(__file__).resolve().parents[1],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def new_record(model, framework, framework_version, kind, command, config=None):
+    """Start a record for one run.
+
+    Args:
+        model (str): Registry name, e.g. 'srcnn'.
+        framework (str): 'pytorch', 'tensorflow', 'mindspore' or 'none'.
+        framework_version (str): Version string of that framework ('' for none).
+        kind (str): 'bench' or 'eval'.
+        command (str): The command that regenerates this record.
+        config (dict): Effective configuration. Default: None (empty).
+    """
+    if kind not in ('bench', 'eval'):
+        raise ValueError(f"record kind must be 'bench' or 'eval', got {kind!r}")
+    return {
+        'schema': SCHEMA, 'model': model, 'framework': framework,
+        'framework_version': framework_version, 'kind': kind, 'command': command,
+        'config': dict(config or {}),
+        'created': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'git_commit': _git_commit(), 'hardware': hardware_info(),
+        'evaluations': [], 'train': {}, 'speed': {},
+    }
+
+
+def add_evaluation(record, dataset, scale, method, per_image, protocol):
+    """Append one evaluation (a method on a dataset at a scale) and return it.
+
+    Args:
+        record (dict): From `new_record`.
+        dataset (str): e.g. 'Set5' or 'SampleTest'.
+        scale (int): Upscaling factor.
+        method (str): e.g. 'srcnn' or 'bicubic'.
+        per_image (list[dict]): {'name', 'psnr', 'ssim'} per image (common.metrics.evaluate_pairs).
+        protocol (dict): From common.metrics.protocol(); must carry a 'label'.
+    """
+    if not per_image:
+        raise ValueError(f'evaluation of {method} on {dataset} x{scale} has no images')
+    if 'label' not in protocol:
+        raise ValueError('protocol must carry a label (use common.metrics.protocol)')
+    rows = [{'name': str(r['name']), 'psnr': float(r['psnr']), 'ssim': float(r['ssim'])}
+            for r in per_image]
+    entry = {
+        'dataset': dataset, 'scale': int(scale), 'method': method, 'protocol': dict(protocol),
+        'per_image': rows,
+        'mean': {'psnr': sum(r['psnr'] for r in rows) / len(rows),
+                 'ssim': sum(r['ssim'] for r in rows) / len(rows)},
+    }
+    record['evaluations'].append(entry)
+    return entry
+
+
+def save_record(record, path):
+    """Validate and write a record as JSON, atomically."""
+    missing = [k for k in ('schema', 'model', 'kind', 'command', 'evaluations') if k not in record]
+    if missing:
+        raise ValueError(f'record for {path} lacks keys {missing}')
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=False) + '\n')
+
+
+def load_record(path):
+    """Read a record, checking its schema."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'result record not found: {path}') from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f'result record {path} is not valid JSON: {err}') from None
+    if record.get('schema') != SCHEMA:
+        raise ValueError(f"result record {path} has schema {record.get('schema')!r}, expected {SCHEMA!r}")
+    return record
+
+
+def find_evaluation(record, dataset, scale, method):
+    """Return the evaluation entry for (dataset, scale, method) or None."""
+    for ev in record['evaluations']:
+        if ev['dataset'] == dataset and ev['scale'] == scale and ev['method'] == method:
+            return ev
+    return None
+
+
+# --- ModelZoo log summary ---------------------------------------------------------------------
+
+def modelzoo_summary(out_dir, network, batch_size, fps, step_time, e2e_sec, train_accuracy=None,
+                     losses=None, perf=False, rank_size=1):
+    """Print the Ascend ModelZoo 'Final result' block and write `${CaseName}.log` and `_loss.txt`.
+
+    Args:
+        out_dir (str | Path): Where the case files go (the scripts' test/output/<device>).
+        network (str): Network name (the model folder name in the ModelZoo scripts).
+        batch_size (int): Training batch size.
+        fps (float): Training images (or patches) per second.
+        step_time (float): Seconds per training step.
+        e2e_sec (float): End-to-end wall time in seconds.
+        train_accuracy (float | None): Accuracy figure (e.g. PSNR). Default: None (perf runs).
+        losses (list[float] | None): Loss values, one per line of `${CaseName}_loss.txt`. Default: None.
+        perf (bool): Performance case ('perf') rather than accuracy case ('acc'). Default: False.
+        rank_size (int): Number of devices. Default: 1.
+
+    Returns:
+        str: The CaseName.
+    """
+    out_dir = Path(out_dir)
+    case = f"{network}_bs{batch_size}_{rank_size}p_{'perf' if perf else 'acc'}"
+    losses = list(losses or [])
+    actual_loss = f'{losses[-1]:.6f}' if losses else 'None'
+    lines = ['------------------ Final result ------------------',
+             f'Final Performance images/sec : {fps:.2f}',
+             f'Final Performance sec/step : {step_time:.6f}',
+             f'E2E Training Duration sec : {int(round(e2e_sec))}']
+    if not perf:
+        acc = 'None' if train_accuracy is None else f'{train_accuracy:.4f}'
+        lines.append(f'Final Train Accuracy : {acc}')
+    print('\n'.join(lines))
+    log = [f'Network = {network}', f'RankSize = {rank_size}', f'BatchSize = {batch_size}',
+           f'DeviceType = {platform.machine()}', f'CaseName = {case}', f'ActualFPS = {fps:.2f}',
+           f'TrainingTime = {step_time:.6f}', f'ActualLoss = {actual_loss}',
+           f'E2ETrainingTime = {int(round(e2e_sec))}']
+    if not perf:
+        log.append(f"TrainAccuracy = {'None' if train_accuracy is None else f'{train_accuracy:.4f}'}")
+    atomic_write_text(out_dir / f'{case}.log', '\n'.join(log) + '\n')
+    atomic_write_text(out_dir / f'{case}_loss.txt', ''.join(f'{v:.6f}\n' for v in losses))
+    return case
+
+
+# --- README tables ----------------------------------------------------------------------------
+
+def _fmt(value, digits):
+    return '-' if value is None else f'{value:.{digits}f}'
+
+
+def render_results_table(records):
+    """Render records as a markdown table with a provenance line per record.
+
+    Each (dataset, scale) group lists its methods; PSNR gains are against the bicubic baseline
+    of the same record, i.e. measured in the same run.
+    """
+    lines = ['| Method | Dataset | Scale | PSNR (dB) | SSIM | vs bicubic (dB) | Protocol |',
+             '|---|---|---|---|---|---|---|']
+    notes = []
+    for rec in records:
+        for ev in rec['evaluations']:
+            base = find_evaluation(rec, ev['dataset'], ev['scale'], 'bicubic')
+            gain = None
+            if base is not None and ev['method'] != 'bicubic':
+                gain = ev['mean']['psnr'] - base['mean']['psnr']
+            lines.append(
+                f"| {ev['method']} | {ev['dataset']} ({len(ev['per_image'])} images) | x{ev['scale']} | "
+                f"{_fmt(ev['mean']['psnr'], 2)} | {_fmt(ev['mean']['ssim'], 4)} | "
+                f"{'+' + _fmt(gain, 2) if gain is not None and gain >= 0 else _fmt(gain, 2)} | "
+                f"{ev['protocol']['label']} |")
+        notes.append(_provenance(rec))
+    return '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n'
+
+
+def _provenance(rec):
+    hw = rec.get('hardware', {})
+    parts = [f"Command: `{rec['command']}`", f"measured {rec['created'][:10]}",
+             f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores"]
+    if rec.get('framework') not in (None, 'none'):
+        parts.append(f"{rec['framework']} {rec.get('framework_version', '')}".strip())
+    train = rec.get('train') or {}
+    if 'seconds' in train:
+        parts.append(f"trained {train['seconds']:.0f} s")
+    for key, label in (('images_per_sec', 'train images/s'), ('patches_per_sec', 'train patches/s')):
+        if key in train:
+            parts.append(f'{train[key]:.1f} {label}')
+    speed = rec.get('speed') or {}
+    if 'infer_ms_per_image' in speed:
+        parts.append(f"inference {speed['infer_ms_per_image']:.1f} ms/image")
+    if 'conv_efficiency' in speed:
+        parts.append(f"conv efficiency {100 * speed['conv_efficiency']:.0f}% of dense conv")
+    commit = (rec.get('git_commit') or '')[:10]
+    if commit:
+        parts.append(f'code {commit}')
+    return '- ' + '; '.join(parts) + '.'
+
+
+def replace_between_markers(text, block, where='README'):
+    """Replace what stands between the results markers in `text` with `block`."""
+    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        raise ValueError(f'{where} has no {BEGIN_MARK} ... {END_MARK} block to regenerate')
+    return text[:start + len(BEGIN_MARK)] + '\n' + block.rstrip('\n') + '\n' + text[end:]
+
+
+def update_readme(readme_path, records):
+    """Regenerate the results block of a README from result records (atomically)."""
+    readme_path = Path(readme_path)
+    text = readme_path.read_text(encoding='utf-8')
+    new = replace_between_markers(text, render_results_table(records), where=str(readme_path))
+    if new != text:
+        atomic_write_text(readme_path, new)
+    return new

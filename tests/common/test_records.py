@@ -1,0 +1,81 @@
+"""Result records, the ModelZoo summary block and README table regeneration."""
+import json
+
+import pytest
+
+from common import records
+
+PROTO = {'channel': 'y', 'crop_border': 2, 'round_y': False, 'label': 'Y, crop=2'}
+
+
+def _record():
+    rec = records.new_record('toy', 'none', '', 'bench', 'make bench MODEL=toy', config={'lr': 1e-4})
+    records.add_evaluation(rec, 'Set5', 2, 'bicubic',
+                           [{'name': 'a', 'psnr': 30.0, 'ssim': 0.80}, {'name': 'b', 'psnr': 32.0, 'ssim': 0.90}], PROTO)
+    records.add_evaluation(rec, 'Set5', 2, 'toy',
+                           [{'name': 'a', 'psnr': 31.5, 'ssim': 0.85}, {'name': 'b', 'psnr': 33.5, 'ssim': 0.95}], PROTO)
+    rec['train'] = {'seconds': 12.0, 'patches_per_sec': 100.0}
+    return rec
+
+
+def test_evaluation_means_and_round_trip(tmp_path):
+    rec = _record()
+    assert rec['evaluations'][0]['mean'] == {'psnr': 31.0, 'ssim': pytest.approx(0.85)}
+    assert rec['hardware']['cores'] >= 1 and rec['created'].endswith('Z')
+    path = tmp_path / 'r.json'
+    records.save_record(rec, path)
+    assert records.load_record(path) == json.loads(json.dumps(rec))
+    assert [p.name for p in tmp_path.iterdir()] == ['r.json']  # no temp file left behind
+
+
+def test_bad_records(tmp_path):
+    rec = _record()
+    with pytest.raises(ValueError, match='no images'):
+        records.add_evaluation(rec, 'Set5', 2, 'x', [], PROTO)
+    with pytest.raises(ValueError, match='label'):
+        records.add_evaluation(rec, 'Set5', 2, 'x', [{'name': 'a', 'psnr': 1, 'ssim': 1}], {'channel': 'y'})
+    with pytest.raises(ValueError, match="'bench' or 'eval'"):
+        records.new_record('toy', 'none', '', 'train', 'cmd')
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"schema": "other"}')
+    with pytest.raises(ValueError, match='schema'):
+        records.load_record(bad)
+    bad.write_text('{not json')
+    with pytest.raises(ValueError, match='bad.json'):
+        records.load_record(bad)
+    with pytest.raises(FileNotFoundError, match='missing.json'):
+        records.load_record(tmp_path / 'missing.json')
+
+
+def test_table_shows_gain_over_bicubic_and_provenance():
+    table = records.render_results_table([_record()])
+    row = next(line for line in table.splitlines() if line.startswith('| toy '))
+    assert '| 32.50 | 0.9000 | +1.50 | Y, crop=2 |' in row
+    assert 'Command: `make bench MODEL=toy`' in table and '100.0 train patches/s' in table
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    readme = tmp_path / 'README.md'
+    readme.write_text('# T\nbefore\n<!-- results:begin -->\nold table\n<!-- results:end -->\nafter\n')
+    records.update_readme(readme, [_record()])
+    text = readme.read_text()
+    assert 'old table' not in text and text.startswith('# T\nbefore\n') and text.endswith('after\n')
+    assert '| toy | Set5 (2 images) | x2 | 32.50 |' in text
+    again = records.update_readme(readme, [_record()])  # idempotent apart from the timestamp line
+    assert again.count(records.BEGIN_MARK) == 1
+    (tmp_path / 'plain.md').write_text('no markers')
+    with pytest.raises(ValueError, match='plain.md'):
+        records.update_readme(tmp_path / 'plain.md', [_record()])
+
+
+def test_modelzoo_summary_files(tmp_path, capsys):
+    case = records.modelzoo_summary(tmp_path, 'SRCNN', 16, fps=1234.5, step_time=0.0129, e2e_sec=61.4,
+                                    train_accuracy=36.71, losses=[0.01, 0.002])
+    assert case == 'SRCNN_bs16_1p_acc'
+    out = capsys.readouterr().out
+    assert 'Final Performance images/sec : 1234.50' in out and 'Final Train Accuracy : 36.7100' in out
+    log = (tmp_path / 'SRCNN_bs16_1p_acc.log').read_text().splitlines()
+    assert log[0] == 'Network = SRCNN' and 'ActualLoss = 0.002000' in log and 'E2ETrainingTime = 61' in log
+    assert (tmp_path / 'SRCNN_bs16_1p_acc_loss.txt').read_text() == '0.010000\n0.002000\n'
+    perf = records.modelzoo_summary(tmp_path, 'SRCNN', 16, 10.0, 1.6, 5, perf=True)
+    assert perf == 'SRCNN_bs16_1p_perf' and 'TrainAccuracy' not in (tmp_path / f'{perf}.log').read_text()
