@@ -5,7 +5,9 @@ can print it and exit. Writes are atomic: the image goes to a hidden temporary f
 folder and is renamed into place, so a crash never leaves a half-written image under the final name.
 EXIF orientation tags are ignored: pixels come back as they are stored.
 """
+import contextlib
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import cv2
 import numpy as np
 
 __all__ = ['ImageError', 'read_image', 'decode_image', 'write_image', 'encode_image', 'atomic_write_bytes',
-           'list_images', 'img2float', 'float2uint8', 'IMAGE_EXTS']
+           'building_dir', 'list_images', 'img2float', 'float2uint8', 'IMAGE_EXTS']
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 _FLAGS = ('color', 'gray', 'unchanged')
@@ -145,6 +147,49 @@ def atomic_write_bytes(path, data):
         if tmp.exists():
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def building_dir(target, overwrite=False):
+    """Build a folder atomically: yield a hidden temporary folder next to ``target``, rename it at the end.
+
+    If the ``with`` body raises (or the process dies), ``target`` is untouched and no half-built folder
+    appears under its name. With ``overwrite=True`` an existing ``target`` is replaced only after the
+    new one is complete.
+
+    Args:
+        target (str | Path): The folder to create.
+        overwrite (bool): Replace an existing ``target``. Default: False.
+
+    Yields:
+        Path: The temporary folder to fill.
+
+    Raises:
+        FileExistsError: ``target`` exists and ``overwrite`` is False (checked before and after building).
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f'{target}: already exists (use overwrite to replace it)')
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f'.{target.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists() or target.is_symlink():
+            if not overwrite:
+                raise FileExistsError(f'{target}: appeared while building (use overwrite to replace it)')
+            old = target.parent / f'.{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+            os.rename(target, old)
+            os.rename(tmp, target)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+        else:
+            os.rename(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_image(path, img, params=None):

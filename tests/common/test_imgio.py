@@ -177,3 +177,24 @@ def test_write_permission_error_message(tmp_path, monkeypatch):
     monkeypatch.setattr(os, 'open', denied)
     with pytest.raises(ImageError, match=r'x\.png: cannot write \(Permission denied\)'):
         write_image(tmp_path / 'x.png', _bgr())
+
+
+def test_building_dir(tmp_path):
+    from common.imgio import building_dir
+    target = tmp_path / 'out'
+    with building_dir(target) as tmp:
+        (tmp / 'a.txt').write_text('1')
+        assert not target.exists()
+    assert os.listdir(target) == ['a.txt']
+    with pytest.raises(FileExistsError, match='out: already exists'):
+        with building_dir(target):
+            pass
+    with pytest.raises(RuntimeError, match='killed'):
+        with building_dir(target, overwrite=True) as tmp:
+            (tmp / 'b.txt').write_text('2')
+            raise RuntimeError('killed')
+    assert os.listdir(target) == ['a.txt']             # the old folder survives a failed rebuild
+    with building_dir(target, overwrite=True) as tmp:
+        (tmp / 'b.txt').write_text('2')
+    assert os.listdir(target) == ['b.txt']
+    assert os.listdir(tmp_path) == ['out']             # no temporary or old folders left
