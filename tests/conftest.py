@@ -15,3 +15,16 @@ def shared_data():
             pytest.fail('SR_REQUIRE_SHARED_DATA=1 but ../shared/data (or $SR_SHARED_DATA) is missing')
         pytest.skip('shared benchmark data not found: set SR_SHARED_DATA to the folder holding Set5/')
     return root
+
+
+@pytest.fixture(scope='session')
+def sample_data(tmp_path_factory):
+    """The embedded sample datasets (`common.sample_data`), built once per session in a temp folder.
+
+    Returns the root folder: DIV2K/, benchmark/SampleTest/, FiveK/FiveK_480p/ and manifest.json
+    (scales 2, 3, 4). Treat it as read-only: every test of the session shares it.
+    """
+    from common.sample_data import build_sample_data
+    root = tmp_path_factory.mktemp('sample_data') / 'sample'
+    build_sample_data(root)
+    return root
