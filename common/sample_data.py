@@ -18,6 +18,7 @@ renamed into place; a rerun over a complete build does nothing.
 """
 import argparse
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import math
@@ -55,6 +56,15 @@ FIVEK_SHORT_SIDE = 480
 JPEG_QUALITY = 95
 PNG_LEVEL = 3
 _OURS = {'DIV2K', 'benchmark', 'FiveK', 'manifest.json'}
+_CODE = ('sample_data.py', 'data.py', 'imresize.py', 'imgio.py')   # the outputs depend on these files
+
+
+def code_fingerprint():
+    """SHA-256 over the modules that shape the output; a build made by other code is rebuilt."""
+    digest = hashlib.sha256()
+    for name in _CODE:
+        digest.update(name.encode() + b'\0' + (Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
 
 
 def skimage_data_dir():
@@ -69,10 +79,11 @@ def skimage_data_dir():
     return folder
 
 
-def _skimage_version(folder):
-    for dist in sorted(folder.parents[1].glob('scikit_image-*.dist-info')):
-        return dist.name[len('scikit_image-'):-len('.dist-info')]
-    return 'unknown'
+def _skimage_version():
+    try:
+        return importlib.metadata.version('scikit-image')
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'
 
 
 def degrade(img, gamma=DEGRADATION['gamma'], contrast=DEGRADATION['contrast'], pivot=DEGRADATION['pivot'],
@@ -160,8 +171,9 @@ def _build(root, scales, folder):
     out = _Writer(root)
     photos = {f: read_image(folder / f) for f, *_ in train}
     photos.update({f: read_image(folder / f) for f in TEST_SOURCES})
-    manifest = {'format': 'srzoo.sample_data', 'version': VERSION, 'scales': scales, 'hr_multiple_of': mod,
-                'source': {'package': 'scikit-image', 'version': _skimage_version(folder),
+    manifest = {'format': 'srzoo.sample_data', 'version': VERSION, 'code_sha256': code_fingerprint(),
+                'scales': scales, 'hr_multiple_of': mod,
+                'source': {'package': 'scikit-image', 'version': _skimage_version(),
                            'sha256': {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in photos}},
                 'div2k_train': [], 'sample_test': [],
                 'fivek': {'short_side': FIVEK_SHORT_SIDE, 'jpeg_quality': JPEG_QUALITY,
@@ -200,12 +212,14 @@ def _build(root, scales, folder):
 
 
 def _complete_manifest(out, scales):
-    """The manifest of a finished build of this version and these scales under ``out``, else None."""
+    """The manifest of a finished build by this code with these scales under ``out``, else None."""
     try:
         manifest = json.loads((out / 'manifest.json').read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return None
-    if manifest.get('version') != VERSION or manifest.get('scales') != scales:
+    if (manifest.get('version'), manifest.get('code_sha256'), manifest.get('scales')) != \
+            (VERSION, code_fingerprint(), scales):
+        print(f'{out}: sample data was made by other code or for other scales; rebuilding')
         return None
     if not all((out / rel).is_file() for rel in manifest.get('files', {})):
         return None

@@ -148,3 +148,18 @@ def test_refuses_foreign_folders_and_bad_flags(tmp_path, capsys):
     with pytest.raises(SystemExit):
         sd.main(['--help'])
     assert '--scales' in capsys.readouterr().out
+
+
+def test_a_build_by_other_code_or_scales_is_stale(tmp_path):
+    fake = {'version': sd.VERSION, 'code_sha256': sd.code_fingerprint(), 'scales': [2, 3, 4],
+            'files': {'DIV2K/x.png': '0'}}
+    (tmp_path / 'DIV2K').mkdir()
+    (tmp_path / 'DIV2K' / 'x.png').write_bytes(b'x')
+    (tmp_path / 'manifest.json').write_text(json.dumps(fake))
+    assert sd._complete_manifest(tmp_path, [2, 3, 4]) == fake
+    assert sd._complete_manifest(tmp_path, [2, 4]) is None
+    (tmp_path / 'manifest.json').write_text(json.dumps(dict(fake, code_sha256='older')))
+    assert sd._complete_manifest(tmp_path, [2, 3, 4]) is None
+    (tmp_path / 'manifest.json').write_text(json.dumps(fake))
+    (tmp_path / 'DIV2K' / 'x.png').unlink()                          # a listed file went missing
+    assert sd._complete_manifest(tmp_path, [2, 3, 4]) is None
