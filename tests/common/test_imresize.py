@@ -77,9 +77,9 @@ def test_contributions_tables():
 
 
 def test_uint8_rounds_each_pass_like_matlab(shared_data):
-    """MATLAB keeps uint8 after each 1-D pass. Per-pass rounding reproduces the authors' Set5 LR files
-    for all but ~0.3% of values; rounding only at the end would miss ~30% (they used an older MATLAB,
-    so a few values differ either way)."""
+    """MATLAB keeps uint8 after each 1-D pass. Per-pass rounding reproduces the authors' Set5 LR file
+    for all but ~0.3% of values; rounding only at the end misses ~15% (they used an older MATLAB, so a
+    few values differ either way)."""
     set5 = shared_data / 'Set5'
     hr = cv2.imread(str(set5 / 'HR' / 'x2' / 'baby_HR_x2.png'))
     lr = cv2.imread(str(set5 / 'LR_bicubic' / 'x2' / 'baby_LRBI_x2.png'))
