@@ -9,8 +9,9 @@ neither installed nor imported, and none of its code is committed. The reference
 
 Test image: scikit-image's ``coffee`` photo (400x600 RGB) enlarged with common.imresize to 2040x1356
 (DIV2K size), as float32 in [0, 1]. Both implementations get the same array; each is warmed up on
-a quarter-size crop, then timed ``--repeats`` times back to back, and the median is reported. The max abs difference is measured on the [0, 1] scale
-(BasicSR computes in float32, common.imresize in float64).
+a quarter-size crop, then timed ``--repeats`` times back to back, and the median is reported. The
+max abs difference is measured on the [0, 1] scale (BasicSR computes in float32, common.imresize in
+float64).
 """
 import argparse
 import importlib.util
