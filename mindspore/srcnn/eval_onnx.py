@@ -1,0 +1,61 @@
+"""Evaluate an exported ONNX SRCNN with onnxruntime (CUDA on GPU when available, else CPU).
+
+Same data and metrics as eval.py. The ONNX model has a static input shape (export.py); images are
+zero-padded up to it, or tiled when larger, so every image is evaluated at its own size (the reference
+resized the images to the export shape instead, which inflated its ONNX PSNR). Prints `PSNR: x` as the
+reference does, then the full report.
+
+Usage:
+    python eval_onnx.py --onnx_path=srcnn.onnx --data_path=/data/Set5 [--device_target=CPU]
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+
+import numpy as np  # noqa: E402
+
+from src.dataset import list_eval_images, load_eval_images  # noqa: E402
+from src.metric import evaluate_images, report  # noqa: E402
+from src.model_utils.config import load_config  # noqa: E402
+from src.utils import require_file, run_cli, static_predictor  # noqa: E402
+
+
+def onnx_session(onnx_path, device_target='CPU'):
+    """An onnxruntime session; CUDA first when device_target is GPU and onnxruntime has it."""
+    import onnxruntime as ort
+    path = require_file(onnx_path, 'onnx_path')
+    providers = ['CPUExecutionProvider']
+    if device_target == 'GPU' and 'CUDAExecutionProvider' in ort.get_available_providers():
+        providers.insert(0, 'CUDAExecutionProvider')
+    try:
+        return ort.InferenceSession(str(path), providers=providers)
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ValueError(f'--onnx_path={path}: onnxruntime cannot load it ({str(err).splitlines()[0]})') from None
+
+
+def onnx_predictor(session):
+    """predict(Y (H, W)) for a session whose input is [1, 1, h, w] (static)."""
+    inp = session.get_inputs()[0]
+    _, _, height, width = inp.shape
+    if not (isinstance(height, int) and isinstance(width, int)):
+        raise ValueError(f'ONNX input {inp.name} has shape {inp.shape}; expected a static [1, 1, H, W]')
+
+    def run(y):
+        return session.run(None, {inp.name: y[None, None].astype(np.float32)})[0][0, 0]
+    return static_predictor(run, height, width)
+
+
+def main(argv=None):
+    cfg = load_config(argv, description=__doc__.split('\n\n')[0])
+    images = load_eval_images(list_eval_images(cfg.data_path, cfg.scale, cfg.lr_path))
+    session = onnx_session(cfg.onnx_path, cfg.device_target)
+    result = evaluate_images(onnx_predictor(session), images, cfg.scale)
+    print(f"providers: {', '.join(session.get_providers())}")
+    headline = report(result, cfg.metric, title=f'{cfg.onnx_path} on {cfg.data_path} x{cfg.scale}, {len(images)} images')
+    print(f"PSNR: {headline['PSNR']:.4f}")
+    return headline
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,118 @@
+"""Build the SRCNN training set: a folder of images -> 32-shard mindrecord of Y patches.
+
+For every image (files in --src_folder, and files one sub-folder down, sorted): HR = modcrop(image,
+scale); LR = MATLAB bicubic downscale then upscale by `scale` (common.imresize); both -> BT.601 Y on
+[0, 1] (common.color, unrounded); patch_size x patch_size squares with top-left corners every `stride`
+pixels (common.data.sliding_patches). Records: 'lr' and 'hr', float32 [1, P, P], in
+<output_folder>/srcnn.mindrecord00..31 plus meta.json (parameters and patch count).
+
+The output is built in a hidden folder next to --output_folder and renamed into place when complete,
+so an interrupted run leaves nothing that looks like a dataset. An existing --output_folder is kept
+unless --overwrite=True.
+
+Usage:
+    python src/create_dataset.py --src_folder=/dataset/train --output_folder=/dataset/mindrecord
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parents[1])]
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from common.data import sliding_patches  # noqa: E402
+from common.imgio import IMAGE_EXTS, ImageError, building_dir, read_image  # noqa: E402
+from src.dataset import MINDRECORD_NAME, NUM_SHARDS  # noqa: E402
+from src.model_utils.config import load_config  # noqa: E402
+from src.utils import prepare_pair, run_cli  # noqa: E402
+
+
+def list_source_images(src_folder):
+    """Image files in `src_folder` and in its direct sub-folders, sorted by path."""
+    folder = Path(src_folder)
+    if not str(src_folder) or not folder.is_dir():
+        raise FileNotFoundError(f'--src_folder={src_folder}: no such folder')
+    candidates = [p for p in folder.iterdir()]
+    candidates += [q for p in candidates if p.is_dir() for q in p.iterdir()]
+    images = sorted(p for p in candidates if p.is_file() and not p.name.startswith('.')
+                    and p.suffix.lower() in IMAGE_EXTS)
+    if not images:
+        raise ImageError(f'--src_folder={src_folder}: no images ({", ".join(IMAGE_EXTS)}) in it or its sub-folders')
+    return images
+
+
+def patch_count(height, width, patch_size, stride):
+    """Number of patches `sliding_patches` takes from a (mod-cropped) height x width image."""
+    if height < patch_size or width < patch_size:
+        return 0
+    return ((height - patch_size) // stride + 1) * ((width - patch_size) // stride + 1)
+
+
+def image_patches(img, scale, patch_size, stride, name='image'):
+    """(lr, hr) float32 patch stacks [N, 1, P, P] of one BGR uint8 image (N may be 0)."""
+    pair = prepare_pair(img, scale, name=name)
+    h, w = pair['y_hr'].shape
+    if patch_count(h, w, patch_size, stride) == 0:
+        empty = np.zeros((0, 1, patch_size, patch_size), np.float32)
+        return empty, empty
+    lr = sliding_patches(pair['y_in'], patch_size, stride)[:, None]
+    hr = sliding_patches(pair['y_hr'], patch_size, stride)[:, None]
+    return np.ascontiguousarray(lr, np.float32), np.ascontiguousarray(hr, np.float32)
+
+
+def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=99, overwrite=False,
+                     progress=True):
+    """Write the sharded mindrecord; returns the number of patches.
+
+    Args:
+        src_folder (str | Path): Training images.
+        output_folder (str | Path): Folder to create (refused if it exists, unless overwrite).
+        scale (int): Upscaling factor. Default: 2.
+        patch_size (int): Patch side. Default: 33.
+        stride (int): Patch stride. Default: 99 (the reference; the paper uses 14).
+        overwrite (bool): Replace an existing output_folder. Default: False.
+        progress (bool): Show a progress bar. Default: True.
+    """
+    from mindspore.mindrecord import FileWriter
+    if not str(output_folder):
+        raise FileNotFoundError('--output_folder is empty; give the folder to create')
+    if Path(output_folder).exists() and not overwrite:
+        raise FileExistsError(f'--output_folder={output_folder} already exists (pass --overwrite=True to replace it)')
+    images = list_source_images(src_folder)
+    total, skipped = 0, []
+    with building_dir(output_folder, overwrite=overwrite) as tmp:
+        writer = FileWriter(str(tmp / MINDRECORD_NAME), shard_num=NUM_SHARDS, overwrite=False)
+        shape = [1, patch_size, patch_size]
+        writer.add_schema({'lr': {'type': 'float32', 'shape': shape},
+                           'hr': {'type': 'float32', 'shape': shape}}, 'srcnn')
+        for path in tqdm(images, desc='patches', unit='img', disable=not progress):
+            lr, hr = image_patches(read_image(path), scale, patch_size, stride, name=str(path))
+            if len(lr) == 0:
+                skipped.append(path.name)
+                continue
+            writer.write_raw_data([{'lr': a, 'hr': b} for a, b in zip(lr, hr)])
+            total += len(lr)
+        if total == 0:
+            raise ValueError(f'--src_folder={src_folder}: no image is at least {patch_size} px on both sides')
+        writer.commit()
+        meta = {'patches': total, 'images': len(images) - len(skipped), 'skipped_small': skipped,
+                'scale': scale, 'patch_size': patch_size, 'stride': stride, 'shards': NUM_SHARDS,
+                'src_folder': str(Path(src_folder).resolve())}
+        (tmp / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
+    if skipped:
+        print(f'skipped {len(skipped)} image(s) smaller than {patch_size} px: {", ".join(skipped[:5])}')
+    return total
+
+
+def main(argv=None):
+    cfg = load_config(argv, description=__doc__.split('\n\n')[0])
+    total = build_mindrecord(cfg.src_folder, cfg.output_folder, scale=cfg.scale, patch_size=cfg.patch_size,
+                             stride=cfg.stride, overwrite=cfg.overwrite)
+    print(f'wrote {total} patches to {os.path.join(cfg.output_folder, MINDRECORD_NAME)}00..{NUM_SHARDS - 1:02d}')
+
+
+if __name__ == '__main__':
+    run_cli(main)

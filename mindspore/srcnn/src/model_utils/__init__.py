@@ -1,0 +1,1 @@
+"""Configuration helpers of the SRCNN model."""

@@ -1,0 +1,59 @@
+"""Super-resolve a picture or a folder of pictures with an SRCNN checkpoint, writing PNGs.
+
+Each picture is upscaled by `scale` (no degradation first): bicubic (common.imresize), then the
+network refines the Y channel; Cb/Cr stay bicubic. The input is <data_path>/<test_pic> (or
+data_path itself when test_pic is empty). Outputs are <stem>_srcnn_x<scale>.png in --result_path;
+without it, next to a single picture (as the reference does) or in <folder>_srcnn_x<scale>/ for a folder.
+
+Usage:
+    python test.py --data_path=/pictures/bird.png --checkpoint_path=srcnn.ckpt [--result_path=out/]
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+
+from tqdm import tqdm  # noqa: E402
+
+from common.imgio import list_images, read_image, write_image  # noqa: E402
+from common.imresize import imresize  # noqa: E402
+from src.model_utils.config import load_config  # noqa: E402
+from src.utils import compose_sr, load_network, ms_predictor, run_cli, setup_device, y_of  # noqa: E402
+
+
+def upscale(predict, img, scale):
+    """BGR uint8 picture -> BGR uint8 picture `scale` times larger."""
+    up = imresize(img, scale=scale)
+    return compose_sr(predict(y_of(up)), up)
+
+
+def resolve_io(cfg):
+    """(input pictures, output folder) from data_path, test_pic and result_path."""
+    source = Path(cfg.data_path) / cfg.test_pic if cfg.test_pic else Path(cfg.data_path)
+    if source.is_dir():
+        pictures = list_images(source)
+        default_out = source.with_name(f'{source.name}_srcnn_x{cfg.scale}')
+    elif source.is_file():
+        pictures = [source]
+        default_out = source.parent
+    else:
+        raise FileNotFoundError(f'--data_path/--test_pic: {source}: no such picture or folder')
+    return pictures, Path(cfg.result_path) if cfg.result_path else default_out
+
+
+def main(argv=None):
+    cfg = load_config(argv, description=__doc__.split('\n\n')[0])
+    pictures, out_dir = resolve_io(cfg)
+    setup_device(cfg, graph=False)
+    predict = ms_predictor(load_network(cfg.checkpoint_path))
+    written = []
+    for path in tqdm(pictures, desc='super-resolving', unit='img', disable=len(pictures) < 2):
+        target = out_dir / f'{path.stem}_srcnn_x{cfg.scale}.png'
+        write_image(target, upscale(predict, read_image(path), cfg.scale))
+        written.append(target)
+    print(f'wrote {len(written)} picture(s) to {out_dir}')
+    return written
+
+
+if __name__ == '__main__':
+    run_cli(main)

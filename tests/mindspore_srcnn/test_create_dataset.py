@@ -1,0 +1,108 @@
+"""src/create_dataset.py: patch count, value range, Y against common's pipeline, atomic and refusing output."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from common.color import to_y_channel
+from common.data import modcrop
+from common.imresize import imresize
+
+
+@pytest.fixture(scope='module')
+def source(tiny_images, tmp_path_factory):
+    """The two tiny images, one of them inside a sub-folder (the reference reads one level down)."""
+    folder = tmp_path_factory.mktemp('train_src')
+    paths = sorted(tiny_images.glob('*.png'))
+    cv2.imwrite(str(folder / 'a.png'), cv2.imread(str(paths[0])))
+    (folder / 'sub').mkdir()
+    cv2.imwrite(str(folder / 'sub' / 'b.png'), cv2.imread(str(paths[1])))
+    (folder / 'notes.txt').write_text('not an image')
+    return folder
+
+
+@pytest.fixture(scope='module')
+def built(srcnn, source, tmp_path_factory):
+    out = tmp_path_factory.mktemp('records') / 'mindrecord'
+    total = srcnn.create_dataset.build_mindrecord(source, out, scale=2, patch_size=33, stride=11, progress=False)
+    return out, total
+
+
+def read_all(out):
+    import mindspore.dataset as ds
+    data = ds.MindDataset(str(out / 'srcnn.mindrecord00'), columns_list=['lr', 'hr'], shuffle=False)
+    rows = list(data.create_dict_iterator(output_numpy=True))
+    return np.stack([r['lr'] for r in rows]), np.stack([r['hr'] for r in rows])
+
+
+def test_patch_count_follows_the_formula(srcnn, built):
+    out, total = built
+    # a.png 70x90 -> modcrop 70x90 -> corners 0,11,22,33 (4) x 0..55 (6); b.png 67x83 -> 66x82 -> 4 x 5
+    assert total == 4 * 6 + 4 * 5
+    assert srcnn.create_dataset.patch_count(70, 90, 33, 11) == 24
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith('.db'))[:2] == ['meta.json', 'srcnn.mindrecord00']
+    assert len(list(out.glob('srcnn.mindrecord[0-9][0-9]'))) == 32
+    meta = json.loads((out / 'meta.json').read_text())
+    assert (meta['patches'], meta['images'], meta['stride']) == (44, 2, 11)
+    lr, hr = read_all(out)
+    assert lr.shape == hr.shape == (44, 1, 33, 33) and lr.dtype == np.float32
+
+
+def test_patches_are_common_y_of_the_bicubic_pipeline(built, source):
+    lr, hr = read_all(built[0])
+    assert 16 / 255 - 1e-6 <= hr.min() and hr.max() <= 235 / 255 + 1e-6      # BT.601 studio range
+    assert 0.0 <= lr.min() and lr.max() <= 1.0
+    img = modcrop(cv2.imread(str(source / 'a.png')), 2)
+    up = imresize(imresize(img, scale=0.5), scale=2)                             # uint8 both ways
+    y_lr, y_hr = to_y_channel(up) / 255, to_y_channel(img) / 255
+    for y0, x0 in [(0, 0), (11, 22), (33, 55)]:
+        want_lr = y_lr[y0:y0 + 33, x0:x0 + 33]
+        want_hr = y_hr[y0:y0 + 33, x0:x0 + 33]
+        match = [i for i in range(len(hr)) if np.abs(hr[i, 0] - want_hr).max() < 1e-6]
+        assert len(match) == 1, f'HR patch at {(y0, x0)} not found exactly once'
+        np.testing.assert_allclose(lr[match[0], 0], want_lr, atol=1e-6)
+    # Not the reference's 64.738 typo: an image of pure red has Y = 16 + 65.481 exactly.
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 2] = 255
+    assert to_y_channel(red)[0, 0] == pytest.approx(16 + 65.481)
+
+
+def test_refuses_to_overwrite_unless_asked(srcnn, built, source):
+    out, _ = built
+    before = (out / 'srcnn.mindrecord00').stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match='--overwrite=True'):
+        srcnn.create_dataset.build_mindrecord(source, out, stride=11, progress=False)
+    assert (out / 'srcnn.mindrecord00').stat().st_mtime_ns == before
+    total = srcnn.create_dataset.build_mindrecord(source, out, stride=20, overwrite=True, progress=False)
+    assert total == 2 * 3 + 2 * 3
+    assert json.loads((out / 'meta.json').read_text())['stride'] == 20
+
+
+def test_failed_run_leaves_no_dataset(srcnn, source, tmp_path, monkeypatch):
+    calls = []
+    real = srcnn.create_dataset.image_patches
+
+    def dies_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(srcnn.create_dataset, 'image_patches', dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        srcnn.create_dataset.build_mindrecord(source, tmp_path / 'ds', stride=11, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_inputs(srcnn, tmp_path):
+    with pytest.raises(FileNotFoundError, match='--src_folder=.*no such folder'):
+        srcnn.create_dataset.build_mindrecord(tmp_path / 'missing', tmp_path / 'out', progress=False)
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(ValueError, match='no images'):
+        srcnn.create_dataset.build_mindrecord(tmp_path / 'empty', tmp_path / 'out', progress=False)
+    small = tmp_path / 'small'
+    small.mkdir()
+    cv2.imwrite(str(small / 'tiny.png'), np.full((20, 40, 3), 128, np.uint8))
+    with pytest.raises(ValueError, match='at least 33 px'):
+        srcnn.create_dataset.build_mindrecord(small, tmp_path / 'out', progress=False)
+    assert not (tmp_path / 'out').exists()
