@@ -101,7 +101,7 @@ def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
         raise ConfigError('bench needs a positive training budget (--budget_sec or max_train_seconds in bench.yaml)')
     train_dir = paths.SAMPLE_DATA_DIR / 'DIV2K' / 'DIV2K_train_HR'
     patches = build_mindrecord(train_dir, cfg.data_path, scale=cfg.scale, patch_size=cfg.patch_size,
-                               stride=cfg.stride, overwrite=True)
+                               stride=cfg.stride, overwrite=True, min_patch_std=cfg.min_patch_std, progress=False)
     print(f'training set: {patches} patches of {cfg.patch_size}px (stride {cfg.stride}) from {train_dir}', flush=True)
 
     ms.set_context(mode=ms.GRAPH_MODE)

@@ -20,7 +20,7 @@ import time  # noqa: E402
 from src.callbacks import TimeBudget, TrainLogger  # noqa: E402
 from src.dataset import create_train_dataset  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.srcnn import SRCNN  # noqa: E402
+from src.srcnn import SRCNN, identity_init  # noqa: E402
 from src.utils import (find_latest_checkpoint, precision_note, require_file, resolve_amp_level,  # noqa: E402
                        run_cli, setup_device)
 
@@ -71,6 +71,8 @@ def train(cfg):
     """Run training from a Config; returns (summary dict, trained network) (also used by bench.py)."""
     if str(cfg.enable_modelarts) != 'False':
         raise ConfigError('--enable_modelarts: ModelArts is not supported in this repository; keep it "False"')
+    if cfg.init not in ('default', 'identity'):
+        raise ConfigError(f"--init must be 'default' or 'identity', got {cfg.init!r}")
     target = setup_device(cfg, graph=True)
     rank, group = init_distributed(cfg, target)
     amp_level = resolve_amp_level(cfg.amp_level, target)
@@ -83,6 +85,8 @@ def train(cfg):
         raise ValueError(f'--data_path={cfg.data_path}: fewer patches than one batch of {cfg.batch_size}')
 
     net = SRCNN()
+    if cfg.init == 'identity':
+        identity_init(net)
     opt = nn.Adam(net.trainable_params(), learning_rate=float(cfg.lr), eps=1e-7)
     out_dir = Path(cfg.output_path)
     ckpt_dir = out_dir / f'ckpt_{rank}'

@@ -106,3 +106,13 @@ def test_bad_inputs(srcnn, tmp_path):
     with pytest.raises(ValueError, match='at least 33 px'):
         srcnn.create_dataset.build_mindrecord(small, tmp_path / 'out', progress=False)
     assert not (tmp_path / 'out').exists()
+
+
+def test_min_patch_std_drops_flat_patches(srcnn, tmp_path):
+    img = np.full((80, 80, 3), 90, np.uint8)
+    img[:, 40:] = np.random.default_rng(0).integers(0, 255, (80, 40, 3), dtype=np.uint8)   # right half textured
+    lr, hr = srcnn.create_dataset.image_patches(img, 2, 33, 10)
+    assert len(hr) == 25
+    lr_kept, hr_kept = srcnn.create_dataset.image_patches(img, 2, 33, 10, min_patch_std=0.02)
+    assert 0 < len(hr_kept) < 25 and len(lr_kept) == len(hr_kept)
+    assert hr_kept.std(axis=(1, 2, 3)).min() >= 0.02 and hr[0].std() < 0.02      # the flat corner patch went

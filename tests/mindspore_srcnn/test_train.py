@@ -87,3 +87,13 @@ def test_bad_training_inputs(srcnn, tmp_path, records_dir, run_main):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': tmp_path, 'batch_size': 64})
     with pytest.raises(ValueError, match='run_distribute=True needs Ascend or GPU'):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': tmp_path, 'run_distribute': True})
+
+
+def test_identity_init_starts_at_the_bicubic_image(srcnn):
+    import mindspore as ms
+    import numpy as np
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net = srcnn.srcnn.identity_init(srcnn.srcnn.SRCNN())
+    y = np.random.default_rng(1).random((1, 1, 20, 28), dtype=np.float32)
+    np.testing.assert_allclose(net(ms.Tensor(y)).asnumpy(), y, atol=1e-6)
+    assert float(np.abs(net.conv2.weight.asnumpy()[1:]).sum()) > 0        # the other channels stay random

@@ -108,7 +108,7 @@ class TrainLogger(Callback):
         epoch_ms = (time.time() - self.epoch_start) * 1000.0
         steps = (params.cur_step_num - 1) % params.batch_num + 1
         step_ms = epoch_ms / steps
-        print(f'epoch: {params.cur_epoch_num} step: {steps}, loss is {np.float32(self.epoch_losses[-1])}',
+        print(f'epoch: {params.cur_epoch_num} step: {steps}, loss is {str(np.float32(self.epoch_losses[-1]))}',
               flush=True)
         print(f'epoch time: {epoch_ms:.3f} ms, per step time: {step_ms:.3f} ms', flush=True)
         row = {'epoch': params.cur_epoch_num, 'steps': steps,

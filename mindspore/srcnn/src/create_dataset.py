@@ -51,8 +51,12 @@ def patch_count(height, width, patch_size, stride):
     return ((height - patch_size) // stride + 1) * ((width - patch_size) // stride + 1)
 
 
-def image_patches(img, scale, patch_size, stride, name='image'):
-    """(lr, hr) float32 patch stacks [N, 1, P, P] of one BGR uint8 image (N may be 0)."""
+def image_patches(img, scale, patch_size, stride, name='image', min_patch_std=0.0):
+    """(lr, hr) float32 patch stacks [N, 1, P, P] of one BGR uint8 image (N may be 0).
+
+    With `min_patch_std` > 0, patches whose HR Y standard deviation (on [0, 1]) is below it are
+    dropped (flat sky, black background: bicubic is already right there).
+    """
     pair = prepare_pair(img, scale, name=name)
     h, w = pair['y_hr'].shape
     if patch_count(h, w, patch_size, stride) == 0:
@@ -60,11 +64,14 @@ def image_patches(img, scale, patch_size, stride, name='image'):
         return empty, empty
     lr = sliding_patches(pair['y_in'], patch_size, stride)[:, None]
     hr = sliding_patches(pair['y_hr'], patch_size, stride)[:, None]
+    if min_patch_std > 0:
+        keep = hr.std(axis=(1, 2, 3)) >= min_patch_std
+        lr, hr = lr[keep], hr[keep]
     return np.ascontiguousarray(lr, np.float32), np.ascontiguousarray(hr, np.float32)
 
 
 def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=99, overwrite=False,
-                     progress=True):
+                     progress=True, min_patch_std=0.0):
     """Write the sharded mindrecord; returns the number of patches.
 
     Args:
@@ -75,6 +82,8 @@ def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=9
         stride (int): Patch stride. Default: 99 (the reference; the paper uses 14).
         overwrite (bool): Replace an existing output_folder. Default: False.
         progress (bool): Show a progress bar. Default: True.
+        min_patch_std (float): Drop patches whose HR Y std is below this. Default: 0.0 (keep all,
+            as the reference).
     """
     from mindspore.mindrecord import FileWriter
     if not str(output_folder):
@@ -89,28 +98,32 @@ def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=9
         writer.add_schema({'lr': {'type': 'float32', 'shape': shape},
                            'hr': {'type': 'float32', 'shape': shape}}, 'srcnn')
         for path in tqdm(images, desc='patches', unit='img', disable=not progress):
-            lr, hr = image_patches(read_image(path), scale, patch_size, stride, name=str(path))
+            lr, hr = image_patches(read_image(path), scale, patch_size, stride, name=str(path),
+                                   min_patch_std=min_patch_std)
             if len(lr) == 0:
                 skipped.append(path.name)
                 continue
             writer.write_raw_data([{'lr': a, 'hr': b} for a, b in zip(lr, hr)])
             total += len(lr)
         if total == 0:
-            raise ValueError(f'--src_folder={src_folder}: no image is at least {patch_size} px on both sides')
+            raise ValueError(f'--src_folder={src_folder}: no patches (no image is at least {patch_size} px '
+                             f'on both sides, or all patches are flatter than min_patch_std={min_patch_std})')
         writer.commit()
-        meta = {'patches': total, 'images': len(images) - len(skipped), 'skipped_small': skipped,
-                'scale': scale, 'patch_size': patch_size, 'stride': stride, 'shards': NUM_SHARDS,
+        meta = {'patches': total, 'images': len(images) - len(skipped), 'skipped_images': skipped,
+                'scale': scale, 'patch_size': patch_size, 'stride': stride, 'min_patch_std': min_patch_std,
+                'shards': NUM_SHARDS,
                 'src_folder': str(Path(src_folder).resolve())}
         (tmp / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
     if skipped:
-        print(f'skipped {len(skipped)} image(s) smaller than {patch_size} px: {", ".join(skipped[:5])}')
+        print(f'skipped {len(skipped)} image(s) giving no patch (smaller than {patch_size} px or flat): '
+              f'{", ".join(skipped[:5])}')
     return total
 
 
 def main(argv=None):
     cfg = load_config(argv, description=__doc__.split('\n\n')[0])
     total = build_mindrecord(cfg.src_folder, cfg.output_folder, scale=cfg.scale, patch_size=cfg.patch_size,
-                             stride=cfg.stride, overwrite=cfg.overwrite)
+                             stride=cfg.stride, overwrite=cfg.overwrite, min_patch_std=cfg.min_patch_std)
     print(f'wrote {total} patches to {os.path.join(cfg.output_folder, MINDRECORD_NAME)}00..{NUM_SHARDS - 1:02d}')
 
 
