@@ -105,7 +105,7 @@ def train(cfg):
     model = Model(net, loss_fn=nn.MSELoss(reduction='mean'), optimizer=opt, amp_level=amp_level,
                   loss_scale_manager=loss_scale)
     logger = TrainLogger(out_dir if rank == 0 else out_dir / f'rank_{rank}', cfg.batch_size, start_epoch)
-    budget = TimeBudget(cfg.max_train_seconds)
+    budget = TimeBudget(cfg.max_train_seconds, opt, cfg.lr_drop_at)
     callbacks = [logger, budget]
     if cfg.save_checkpoint and rank == 0:
         ck_config = CheckpointConfig(save_checkpoint_steps=steps, keep_checkpoint_max=cfg.keep_checkpoint_max,

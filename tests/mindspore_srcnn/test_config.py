@@ -52,7 +52,7 @@ def test_bench_preset_only_uses_known_keys(srcnn):
     preset = yaml.safe_load((SRCNN_DIR / 'bench.yaml').read_text())
     cfg = srcnn.config.load_config([f'--{k}={v}' for k, v in preset.items()])
     assert cfg.max_train_seconds > 0 and cfg.device_target == 'CPU'
-    assert cfg.max_train_seconds <= 480, 'the whole bench must fit 10 minutes'
+    assert cfg.max_train_seconds <= 500, 'the whole bench must fit 10 minutes'
 
 
 @pytest.mark.parametrize('script, nargs', [

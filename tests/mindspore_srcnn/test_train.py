@@ -1,5 +1,6 @@
 """train.py: the loss decreases, reference log lines, checkpoints, loss curve files, resume, budget stop."""
 import csv
+import re
 
 import cv2
 import pytest
@@ -68,11 +69,15 @@ def test_resume_continues_from_the_last_checkpoint(srcnn, trained, run_main, cap
     assert any(p.name.endswith('-5_5.ckpt') for p in (out / 'ckpt_0').glob('*.ckpt'))
 
 
-def test_time_budget_stops_training(srcnn, records_dir, tmp_path, run_main):
+def test_time_budget_stops_training_and_drops_the_lr(srcnn, records_dir, tmp_path, capsys):
     summary, _ = srcnn.train.train(srcnn.config.load_config(
         [f'--data_path={records_dir}', f'--output_path={tmp_path}', '--device_target=CPU', '--epoch_size=1000',
-         '--max_train_seconds=0.001', '--save_checkpoint=False']))
+         '--max_train_seconds=0.001', '--lr_drop_at=0.5', '--save_checkpoint=False']))
     assert summary['stopped_by_budget'] and summary['steps_run'] == 1
+    assert re.search(r'learning rate divided by 10 after \d+ s \(50% of the budget\)', capsys.readouterr().out)
+    with pytest.raises(ValueError, match='--lr_drop_at needs a time budget'):
+        srcnn.train.train(srcnn.config.load_config(
+            [f'--data_path={records_dir}', f'--output_path={tmp_path}', '--device_target=CPU', '--lr_drop_at=0.5']))
 
 
 def test_bad_training_inputs(srcnn, tmp_path, records_dir, run_main):
@@ -85,6 +90,8 @@ def test_bad_training_inputs(srcnn, tmp_path, records_dir, run_main):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': tmp_path / 'fresh', 'resume': True})
     with pytest.raises(ValueError, match='fewer patches than one batch'):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': tmp_path, 'batch_size': 64})
+    with pytest.raises(ValueError, match="--init must be 'default' or 'identity'"):
+        run_main(srcnn.train, {'data_path': records_dir, 'output_path': tmp_path, 'init': 'zeros'})
     with pytest.raises(ValueError, match='run_distribute=True needs Ascend or GPU'):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': tmp_path, 'run_distribute': True})
 

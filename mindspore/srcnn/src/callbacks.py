@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from mindspore import Tensor
 from mindspore.train.callback import Callback
 
 STEP_FIELDS = ['epoch', 'step', 'global_step', 'loss', 'seconds']
@@ -160,17 +161,41 @@ class TrainLogger(Callback):
 
 
 class TimeBudget(Callback):
-    """Stop training once `seconds` of wall time have passed since training began (0 = never)."""
+    """Stop training once `seconds` of wall time have passed since training began (0 = never).
 
-    def __init__(self, seconds):
+    With `lr_drop_at` in (0, 1), the learning rate of `optimizer` is divided by 10 once that fraction
+    of the budget has passed (a last, quieter phase, so that where the budget ends matters less).
+
+    Args:
+        seconds (float): Wall-clock budget; 0 for none.
+        optimizer (mindspore.nn.Optimizer | None): Optimizer with a scalar learning_rate Parameter.
+            Default: None.
+        lr_drop_at (float): Fraction of the budget after which the lr is divided by 10; 0 = never.
+            Default: 0.0.
+    """
+
+    def __init__(self, seconds, optimizer=None, lr_drop_at=0.0):
         super().__init__()
         self.seconds = float(seconds)
+        self.optimizer = optimizer
+        self.lr_drop_at = float(lr_drop_at)
+        if not 0.0 <= self.lr_drop_at < 1.0:
+            raise ValueError(f'--lr_drop_at must be in [0, 1), got {lr_drop_at}')
+        if self.lr_drop_at and (self.seconds <= 0 or optimizer is None):
+            raise ValueError('--lr_drop_at needs a time budget (--max_train_seconds > 0)')
         self.stopped_early = False
+        self.dropped = False
 
     def on_train_begin(self, run_context):
         self.start = time.time()
 
     def on_train_step_end(self, run_context):
-        if self.seconds > 0 and time.time() - self.start >= self.seconds:
+        elapsed = time.time() - self.start
+        if self.lr_drop_at and not self.dropped and elapsed >= self.lr_drop_at * self.seconds:
+            lr = self.optimizer.learning_rate
+            lr.set_data(Tensor(float(lr.asnumpy()) / 10.0, lr.dtype))
+            self.dropped = True
+            print(f'learning rate divided by 10 after {elapsed:.0f} s ({self.lr_drop_at:.0%} of the budget)', flush=True)
+        if self.seconds > 0 and elapsed >= self.seconds:
             self.stopped_early = True
             run_context.request_stop()
