@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
 
 import argparse  # noqa: E402
+import shutil  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -95,6 +96,9 @@ def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
     """The whole bench; returns the record."""
     e2e_start = time.time()
     work_dir = Path(work_dir or paths.REPO_ROOT / 'outputs' / 'srcnn_bench')
+    shutil.rmtree(work_dir / 'train', ignore_errors=True)      # checkpoints and curves of an earlier run
+    for old in work_dir.glob('srcnn_bs*_1p_*'):                 # its ModelZoo case files
+        old.unlink()
     ensure_sample_data(paths.SAMPLE_DATA_DIR)
     cfg = load_config(preset_argv(preset, work_dir, budget_sec), description='bench preset')
     if cfg.max_train_seconds <= 0:

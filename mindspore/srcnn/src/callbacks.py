@@ -128,15 +128,20 @@ class TrainLogger(Callback):
         return (self.steps_done - 1) * self.batch_size / (self.last_step_end - self.first_step_end)
 
     def draw(self):
-        """Write loss_curve.png: per-step loss (thin) and per-epoch mean (dots), log scale."""
+        """Write loss_curve.png: per-step loss (thin), its running mean, per-epoch mean (dots); log scale."""
         if not self.history:
             return
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(7, 4))
-        ax.plot([int(r['global_step']) for r in self.history], [float(r['loss']) for r in self.history],
-                lw=0.6, alpha=0.6, label='step loss')
+        steps = np.array([int(r['global_step']) for r in self.history])
+        losses = np.array([float(r['loss']) for r in self.history])
+        ax.plot(steps, losses, lw=0.5, alpha=0.35, label='step loss')
+        window = max(1, len(losses) // 50)
+        if window > 1:
+            smooth = np.convolve(losses, np.ones(window) / window, mode='valid')
+            ax.plot(steps[window - 1:], smooth, lw=1.2, label=f'mean of {window} steps')
         ends, step = [], 0
         for row in self.epochs:
             step += int(row['steps'])
