@@ -1,10 +1,10 @@
 #!/bin/bash
 # Evaluate a checkpoint on an HR image folder (e.g. Set5); log in ./eval/eval.log, result line printed.
 if [ $# -ne 3 ]; then
-    echo "Usage: bash run_eval_ascend.sh [DEVICE_ID] [DATASET_PATH] [CHECKPOINT_PATH]"
+    echo "Usage: bash ${SCRIPT_NAME:-run_eval_ascend.sh} [DEVICE_ID] [DATASET_PATH] [CHECKPOINT_PATH]"
     exit 1
 fi
-TARGET=Ascend
+TARGET=${TARGET:-Ascend}   # the cpu/gpu scripts call this one with TARGET set
 BASE=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }

@@ -1,10 +1,10 @@
 #!/bin/bash
 # Single-device SRCNN training on Ascend, in the background; log in OUTPUT_PATH/train.log.
 if [ $# -ne 3 ] && [ $# -ne 4 ]; then
-    echo "Usage: bash run_single_train_ascend.sh [DEVICE_ID] [MINDRECORD_DIR] [OUTPUT_PATH] [PRE_TRAINED](optional)"
+    echo "Usage: bash ${SCRIPT_NAME:-run_single_train_ascend.sh} [DEVICE_ID] [MINDRECORD_DIR] [OUTPUT_PATH] [PRE_TRAINED](optional)"
     exit 1
 fi
-TARGET=Ascend
+TARGET=${TARGET:-Ascend}   # the cpu/gpu scripts call this one with TARGET set
 BASE=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
