@@ -21,7 +21,7 @@ from src.callbacks import TimeBudget, TrainLogger  # noqa: E402
 from src.dataset import create_train_dataset  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.srcnn import SRCNN, identity_init  # noqa: E402
-from src.utils import (find_latest_checkpoint, precision_note, require_file, resolve_amp_level,  # noqa: E402
+from src.utils import (find_latest_checkpoint, loss_scale_manager, precision_note, require_file, resolve_amp_level,  # noqa: E402
                        run_cli, setup_device)
 
 import mindspore as ms  # noqa: E402
@@ -99,9 +99,7 @@ def train(cfg):
 
     # Dataset sink mode as in the reference where it pays (Ascend/GPU); on CPU per-step callbacks.
     sink = target != 'CPU'
-    loss_scale = None
-    if amp_level in ('O2', 'O3') and target != 'CPU':
-        loss_scale = ms.amp.DynamicLossScaleManager()
+    loss_scale = loss_scale_manager(amp_level, target)
     model = Model(net, loss_fn=nn.MSELoss(reduction='mean'), optimizer=opt, amp_level=amp_level,
                   loss_scale_manager=loss_scale)
     logger = TrainLogger(out_dir if rank == 0 else out_dir / f'rank_{rank}', cfg.batch_size, start_epoch)

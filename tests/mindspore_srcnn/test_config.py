@@ -73,3 +73,15 @@ def test_script_rejects_missing_checkpoint(tmp_path):
                            str(tmp_path / 'none.ckpt')], capture_output=True, text=True, timeout=20, cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stdout.strip() == f'error: CHECKPOINT_PATH={tmp_path / "none.ckpt"} is not a file'
+
+
+@pytest.mark.parametrize('target, level, scaled', [('Ascend', 'O3', True), ('GPU', 'O2', True), ('CPU', 'O0', False)])
+def test_precision_settings_per_device(srcnn, target, level, scaled):
+    """The Ascend/GPU branches are checked by the settings they build (no such device here)."""
+    import mindspore as ms
+    assert srcnn.utils.resolve_amp_level('auto', target) == level
+    manager = srcnn.utils.loss_scale_manager(level, target)
+    assert isinstance(manager, ms.amp.DynamicLossScaleManager) if scaled else manager is None
+    assert srcnn.utils.loss_scale_manager('O3', 'CPU') is None
+    with pytest.raises(srcnn.config.ConfigError, match='--amp_level'):
+        srcnn.utils.resolve_amp_level('fp16', target)

@@ -134,6 +134,13 @@ def resolve_amp_level(amp_level, target):
     return amp_level
 
 
+def loss_scale_manager(level, target):
+    """Dynamic loss scaling for float16 training (O2/O3) on Ascend or GPU, as the zoo uses there; else None."""
+    if level in ('O2', 'O3') and target != 'CPU':
+        return ms.amp.DynamicLossScaleManager()
+    return None
+
+
 def precision_note(level, target):
     """One line saying what runs in which precision."""
     if level == 'O0':
