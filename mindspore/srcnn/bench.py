@@ -24,6 +24,7 @@ import yaml  # noqa: E402
 
 from common import paths, records  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
+from common.visual import detail_box, side_by_side  # noqa: E402
 from src.create_dataset import build_mindrecord  # noqa: E402
 from src.dataset import list_eval_images, load_eval_images  # noqa: E402
 from src.metric import evaluate_images, mean, report  # noqa: E402
@@ -92,6 +93,19 @@ def latency_ms(predict, images, repeats=3):
     return 1000.0 * float(np.mean(per_image))
 
 
+def write_comparisons(folder, set_name, images, result, scale, crop=64, zoom=3):
+    """bicubic | SRCNN | HR crops (the most detailed window, zoomed) with per-image PSNR, one PNG per image."""
+    psnr = {kind: {r['name']: r['psnr'] for r in result[kind]} for kind in ('bicubic', 'srcnn')}
+    slug = '_'.join(set_name.replace('(', ' ').replace(')', ' ').replace('.', ' ').split())
+    for name, hr, lr in images:
+        pair = prepare_pair(hr, scale, lr, name=name)
+        box = detail_box(pair['hr'], crop)
+        side_by_side([pair['up'], result['outputs'][name], pair['hr']],
+                     [f"bicubic {psnr['bicubic'][name]:.2f} dB", f"SRCNN {psnr['srcnn'][name]:.2f} dB", 'HR'],
+                     Path(folder) / f"{slug}_{name}_x{scale}.png", box=box, zoom=zoom)
+    print(f'side-by-side comparisons: {folder}', flush=True)
+
+
 def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
     """The whole bench; returns the record."""
     e2e_start = time.time()
@@ -123,8 +137,9 @@ def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
     set5_inputs = None
     for name, data_path, lr_path in eval_sets(cfg.scale):
         images = load_eval_images(list_eval_images(data_path, cfg.scale, lr_path))
-        result = evaluate_images(predict, images, cfg.scale)
+        result = evaluate_images(predict, images, cfg.scale, keep_outputs=True)
         report(result, 'standard', title=f'== {name} x{cfg.scale} ({len(images)} images)')
+        write_comparisons(work_dir / 'compare', name, images, result, cfg.scale)
         records.add_evaluation(record, name, cfg.scale, 'srcnn', result['srcnn'], result['protocol'])
         records.add_evaluation(record, name, cfg.scale, 'bicubic', result['bicubic'], result['protocol'])
         if set5_inputs is None:          # latency on the first set: Set5 when present

@@ -1,0 +1,66 @@
+"""Side-by-side visual comparisons (bicubic | model | HR) as PNG, for benches and eval scripts."""
+import cv2
+import numpy as np
+
+from common.imgio import write_image
+
+_HEADER = 22   # pixels of label strip above each panel
+
+
+def detail_box(img, size):
+    """(y, x, size) of the `size` x `size` window of `img` (BGR or gray uint8) with the most detail.
+
+    Detail = mean absolute Laplacian of the grey image; the window is where it is largest, so a
+    comparison crop shows edges and texture rather than flat sky.
+    """
+    gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    size = int(min(size, h, w))
+    energy = np.abs(cv2.Laplacian(gray.astype(np.float32), cv2.CV_32F))
+    mean = cv2.boxFilter(energy, -1, (size, size), normalize=True, borderType=cv2.BORDER_CONSTANT)
+    half = size // 2
+    valid = mean[half:h - size + half + 1, half:w - size + half + 1]   # windows fully inside the image
+    y, x = np.unravel_index(int(np.argmax(valid)), valid.shape)
+    return int(y), int(x), size
+
+
+def side_by_side(panels, labels, path, box=None, zoom=1, gap=4):
+    """Write panels (same-size BGR uint8 images) next to each other with a label above each.
+
+    Args:
+        panels (list[np.ndarray]): Images of identical shape, BGR uint8 (HW gray allowed).
+        labels (list[str]): One label per panel, e.g. 'bicubic 33.67 dB'.
+        path (str | Path): PNG to write (atomically).
+        box (tuple[int, int, int] | None): (y, x, size) crop shown from every panel. Default: None (whole).
+        zoom (int): Nearest-neighbour magnification of the crop, to show pixels. Default: 1.
+        gap (int): White pixels between panels. Default: 4.
+
+    Returns:
+        np.ndarray: The composed image.
+    """
+    if len(panels) != len(labels) or not panels:
+        raise ValueError(f'side_by_side: {len(panels)} panels but {len(labels)} labels')
+    shapes = {p.shape[:2] for p in panels}
+    if len(shapes) != 1:
+        raise ValueError(f'side_by_side: panels differ in size: {sorted(shapes)}')
+    tiles = []
+    for img, label in zip(panels, labels):
+        img = np.asarray(img)
+        if img.dtype != np.uint8:
+            raise ValueError(f'side_by_side: panel {label!r} is {img.dtype}, expected uint8')
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        if box is not None:
+            y, x, size = box
+            img = img[y:y + size, x:x + size]
+        if zoom > 1:
+            img = cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+        head = np.full((_HEADER, img.shape[1], 3), 255, np.uint8)
+        cv2.putText(head, label, (4, _HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(np.vstack([head, img]))
+    spacer = np.full((tiles[0].shape[0], gap, 3), 255, np.uint8)
+    out = tiles[0]
+    for tile in tiles[1:]:
+        out = np.hstack([out, spacer, tile])
+    write_image(path, out)
+    return out
