@@ -29,8 +29,9 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
+
+from common.imgio import atomic_write_bytes
 
 SCHEMA = 'srzoo.result/1'
 BEGIN_MARK = '<!-- results:begin -->'
@@ -38,18 +39,8 @@ END_MARK = '<!-- results:end -->'
 
 
 def atomic_write_text(path, text):
-    """Write `text` to `path` through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write `text` (UTF-8) to `path` through a temporary file in the same folder, then rename."""
+    atomic_write_bytes(path, text.encode('utf-8'))
 
 
 def hardware_info():

@@ -1,18 +1,4 @@
 #!/bin/bash
 # Evaluate an exported ONNX model with onnxruntime on CPU (DEVICE_ID ignored); log in ./eval_onnx.log, PSNR line printed.
-if [ $# -ne 3 ]; then
-    echo "Usage: bash run_onnx_eval_cpu.sh [DATA_PATH] [DEVICE_ID] [ONNX_MODEL_PATH]"
-    exit 1
-fi
-TARGET=CPU
-BASE=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
-abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-DATA=$(abspath "$1"); MODEL=$(abspath "$3")
-[ -e "$DATA" ] || { echo "error: DATA_PATH=$DATA does not exist"; exit 1; }
-[ -f "$MODEL" ] || { echo "error: ONNX_MODEL_PATH=$MODEL is not a file"; exit 1; }
-: "DEVICE_ID=$2 is ignored on CPU"
-"$PYTHON" "$BASE/eval_onnx.py" --device_target=$TARGET --data_path="$DATA" --onnx_path="$MODEL" > eval_onnx.log 2>&1
-status=$?
-grep -E "^(PSNR|result)" eval_onnx.log || tail -n 3 eval_onnx.log
-exit $status
+# Same arguments and behaviour as run_onnx_eval_gpu.sh, with onnxruntime's CPU provider.
+TARGET=CPU SCRIPT_NAME=$(basename "$0") exec bash "$(dirname "$0")/run_onnx_eval_gpu.sh" "$@"
