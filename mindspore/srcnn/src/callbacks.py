@@ -1,5 +1,6 @@
 """Training callbacks: reference-format log lines, loss curves (CSV + PNG), a wall-clock budget."""
 import csv
+import io
 import math
 import os
 import time
@@ -8,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from mindspore import Tensor
 from mindspore.train.callback import Callback
+
+from common.imgio import atomic_write_bytes
 
 STEP_FIELDS = ['epoch', 'step', 'global_step', 'loss', 'seconds']
 EPOCH_FIELDS = ['epoch', 'steps', 'mean_loss', 'last_loss', 'epoch_ms', 'step_ms', 'patches_per_sec']
@@ -65,12 +68,11 @@ class TrainLogger(Callback):
 
     @staticmethod
     def _rewrite(path, fields, rows):
-        tmp = path.with_name(f'.{path.name}.tmp')
-        with open(tmp, 'w', newline='', encoding='utf-8') as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
+        buf = io.StringIO(newline='')
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(path, buf.getvalue().encode('utf-8'))
 
     @staticmethod
     def _append(path, fields, row):
