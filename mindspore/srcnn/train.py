@@ -1,8 +1,16 @@
 """Train SRCNN on the mindrecord made by src/create_dataset.py.
 
-Adam (constant lr, eps 1e-7), MSE on Y patches, a checkpoint every epoch in
-<output_path>/ckpt_<rank>/srcnn-<epoch>_<step>.ckpt (at most keep_checkpoint_max kept), the loss
-curve in <output_path>/loss_steps.csv, loss_epochs.csv and loss_curve.png.
+Adam (eps 1e-7), MSE on Y patches, GRAPH mode. Checkpoints <output_path>/ckpt_<rank>/srcnn-<epoch>_<step>.ckpt
+(the reference's ModelCheckpoint naming) at every epoch end and every save_checkpoint_steps steps,
+at most keep_checkpoint_max kept; the loss curve in <output_path>/loss_steps.csv, loss_epochs.csv and
+loss_curve.png.
+
+A run survives `kill -9`: each epoch's patch order derives from (seed, epoch) alone, and a checkpoint
+holds the weights, the Adam moments and the global step, so `--resume=True` continues exactly where
+the newest readable checkpoint stopped (the lr schedule and the step or time budget carry on). The
+checkpoint folder carries the run's identity (run.json) and a lock: a fresh run refuses a folder that
+holds another run's checkpoints (give --resume=True or --overwrite=True), a resume refuses settings
+that differ from the run's, and two trainings cannot write into one folder at once.
 
 Usage:
     python train.py --data_path=/dataset/mindrecord --output_path=/output [--device_target=CPU]
@@ -17,17 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 import json  # noqa: E402
 import time  # noqa: E402
 
-from src.callbacks import TimeBudget, TrainLogger  # noqa: E402
-from src.dataset import create_train_dataset  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
+from src.train_data import open_train_set, train_batches  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.srcnn import SRCNN, identity_init  # noqa: E402
-from src.utils import (find_latest_checkpoint, loss_scale_manager, precision_note, require_file, resolve_amp_level,  # noqa: E402
-                       run_cli, setup_device)
+from src.train_log import TrainLogger  # noqa: E402
+from src.utils import loss_scale_manager, precision_note, require_file, resolve_amp_level, run_cli, setup_device  # noqa: E402
 
 import mindspore as ms  # noqa: E402
 from mindspore import nn  # noqa: E402
-from mindspore.train import Model  # noqa: E402
-from mindspore.train.callback import CheckpointConfig, ModelCheckpoint  # noqa: E402
+
+# Settings that define a run: a resume must use the same values (common.runs.CheckpointDir).
+IDENTITY_KEYS = ('lr', 'batch_size', 'seed', 'init', 'lr_drop_at', 'amp_level', 'scale', 'patch_size',
+                 'pre_trained_path', 'filter_weight', 'device_num', 'run_distribute')
 
 
 def init_distributed(cfg, target):
@@ -44,80 +56,172 @@ def init_distributed(cfg, target):
     return rank, size
 
 
-def load_initial_weights(cfg, net, opt, ckpt_dir):
-    """Apply --pre_trained_path / --resume; returns (epochs already done, checkpoint used or None)."""
-    if cfg.resume:
-        path = find_latest_checkpoint(ckpt_dir)
-    elif cfg.pre_trained_path:
-        path = require_file(cfg.pre_trained_path, 'pre_trained_path')
-    else:
-        return 0, None
-    params = ms.load_checkpoint(str(path))
-    if cfg.filter_weight and not cfg.resume:
+def check_options(cfg):
+    """One error line for an option outside its range, before anything runs."""
+    if str(cfg.enable_modelarts) != 'False':
+        raise ConfigError('--enable_modelarts: ModelArts is not supported in this repository; keep it "False"')
+    if cfg.init not in ('default', 'identity'):
+        raise ConfigError(f"--init must be 'default' or 'identity', got {cfg.init!r}")
+    for key in ('batch_size', 'epoch_size'):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f'--{key} must be >= 1, got {getattr(cfg, key)}')
+    for key in ('max_steps', 'save_checkpoint_steps', 'keep_checkpoint_max'):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f'--{key} must be >= 0, got {getattr(cfg, key)}')
+    if not cfg.lr > 0:
+        raise ConfigError(f'--lr must be > 0, got {cfg.lr}')
+    if not 0.0 <= cfg.lr_drop_at < 1.0:
+        raise ConfigError(f'--lr_drop_at must be in [0, 1), got {cfg.lr_drop_at}')
+    if cfg.max_train_seconds < 0:
+        raise ConfigError(f'--max_train_seconds must be >= 0, got {cfg.max_train_seconds}')
+
+
+def lr_at(step, cfg, total_steps):
+    """The learning rate of global step `step` (0-based): cfg.lr, divided by 10 from lr_drop_at * total on."""
+    if cfg.lr_drop_at and step >= int(round(cfg.lr_drop_at * total_steps)):
+        return cfg.lr / 10.0
+    return cfg.lr
+
+
+def load_pretrained(cfg, net):
+    """Apply --pre_trained_path (weights only; filter_weight skips conv3)."""
+    path = require_file(cfg.pre_trained_path, 'pre_trained_path')
+    params = read_checkpoint(path)
+    if cfg.filter_weight:
         # The reference filtered `net.end_point`, which SRCNN lacks; the end point is conv3.
         for name in [p.name for p in net.conv3.get_parameters()]:
             params.pop(name, None)
     missing, _ = ms.load_param_into_net(net, params)
     if missing and not cfg.filter_weight:
-        raise ValueError(f'{path}: checkpoint lacks parameters {missing}; is it an SRCNN checkpoint?')
-    if not cfg.resume:
-        return 0, path
-    ms.load_param_into_net(opt, params)          # Adam moments and step counters
-    epoch = int(params['epoch_num'].asnumpy()) if 'epoch_num' in params else 0
-    return epoch, path
+        raise ValueError(f'--pre_trained_path={path}: checkpoint lacks parameters {missing}; is it an SRCNN checkpoint?')
+    print(f'initialised from {path}', flush=True)
+
+
+def read_checkpoint(path):
+    """ms.load_checkpoint with a one-line error naming the file (empty, truncated or not a checkpoint)."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ValueError(f'{path}: empty checkpoint file (0 bytes)')
+    try:
+        return ms.load_checkpoint(str(path))
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(f'{path}: not a readable MindSpore checkpoint ({str(err).strip().splitlines()[0]})') from None
 
 
 def train(cfg):
     """Run training from a Config; returns (summary dict, trained network) (also used by bench.py)."""
-    if str(cfg.enable_modelarts) != 'False':
-        raise ConfigError('--enable_modelarts: ModelArts is not supported in this repository; keep it "False"')
-    if cfg.init not in ('default', 'identity'):
-        raise ConfigError(f"--init must be 'default' or 'identity', got {cfg.init!r}")
+    check_options(cfg)
     target = setup_device(cfg, graph=True)
     rank, group = init_distributed(cfg, target)
     amp_level = resolve_amp_level(cfg.amp_level, target)
     print(precision_note(amp_level, target), flush=True)
 
-    dataset = create_train_dataset(cfg.data_path, batch_size=cfg.batch_size, shard_id=rank, num_shard=group,
-                                   num_parallel_workers=cfg.num_parallel_workers)
-    steps = dataset.get_dataset_size()
-    if steps == 0:
-        raise ValueError(f'--data_path={cfg.data_path}: fewer patches than one batch of {cfg.batch_size}')
+    data = open_train_set(cfg.data_path, cfg.scale, cfg.patch_size)
+    shard = data['patches'] // group
+    steps_per_epoch = shard // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f'--data_path={cfg.data_path}: fewer patches ({shard}) than one batch of {cfg.batch_size}')
+    total_steps = cfg.epoch_size * steps_per_epoch
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
 
+    out_dir = make_output_dir(cfg.output_path, '--output_path')
+    log_dir = out_dir if rank == 0 else make_output_dir(out_dir / f'rank_{rank}', '--output_path')
+    ckpts = None
+    if cfg.save_checkpoint or cfg.resume:
+        ckpts = CheckpointDir(out_dir / f'ckpt_{rank}', 'srcnn')
+        identity = {key: getattr(cfg, key) for key in IDENTITY_KEYS}
+        identity['dataset'] = data['fingerprint']
+        ckpts.open(identity, resume=cfg.resume, overwrite=cfg.overwrite)
+    try:
+        summary, net = _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_steps, log_dir, ckpts)
+    except BaseException:
+        if ckpts is not None:
+            ckpts.close(abandon=True)     # a fresh run that saved nothing leaves no checkpoint folder
+        raise
+    if ckpts is not None:
+        ckpts.close()
+    return summary, net
+
+
+def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_steps, log_dir, ckpts):
     net = SRCNN()
     if cfg.init == 'identity':
         identity_init(net)
     opt = nn.Adam(net.trainable_params(), learning_rate=float(cfg.lr), eps=1e-7)
-    out_dir = Path(cfg.output_path)
-    ckpt_dir = out_dir / f'ckpt_{rank}'
-    start_epoch, ckpt = load_initial_weights(cfg, net, opt, ckpt_dir)
-    if ckpt is not None:
-        print(f"{'resuming' if cfg.resume else 'initialised'} from {ckpt} (epochs done: {start_epoch})", flush=True)
-    if start_epoch >= cfg.epoch_size:
-        print(f'nothing to do: {start_epoch} of {cfg.epoch_size} epochs already done')
-        return {'epochs_done_before': start_epoch, 'steps_run': 0}, net
+    train_net = ms.amp.build_train_network(net, opt, nn.MSELoss(reduction='mean'), level=amp_level,
+                                           loss_scale_manager=loss_scale_manager(amp_level, target))
+    done, seconds_before = 0, 0.0
+    if ckpts is not None and ckpts.resumed:
+        state, epoch, step, path = ckpts.load_latest(read_checkpoint)
+        missing, _ = ms.load_param_into_net(train_net, state)
+        if missing or 'global_step_done' not in state:
+            raise ValueError(f'{path}: not a checkpoint of this training (lacks {missing or ["global_step_done"]})')
+        done = int(state['global_step_done'].asnumpy())
+        seconds_before = float(state['train_seconds'].asnumpy()) if 'train_seconds' in state else 0.0
+        print(f'resuming from {path} (epochs done: {done // steps_per_epoch}, global step {done})', flush=True)
+    elif cfg.pre_trained_path:
+        load_pretrained(cfg, net)
+    if done >= total_steps:
+        print(f'nothing to do: {done} of {total_steps} steps already done')
+        return {'epochs_done_before': done // steps_per_epoch, 'steps_run': 0, 'losses': []}, net
 
-    # Dataset sink mode as in the reference where it pays (Ascend/GPU); on CPU per-step callbacks.
-    sink = target != 'CPU'
-    loss_scale = loss_scale_manager(amp_level, target)
-    model = Model(net, loss_fn=nn.MSELoss(reduction='mean'), optimizer=opt, amp_level=amp_level,
-                  loss_scale_manager=loss_scale)
-    logger = TrainLogger(out_dir if rank == 0 else out_dir / f'rank_{rank}', cfg.batch_size, start_epoch)
-    budget = TimeBudget(cfg.max_train_seconds, opt, cfg.lr_drop_at)
-    callbacks = [logger, budget]
-    if cfg.save_checkpoint and rank == 0:
-        ck_config = CheckpointConfig(save_checkpoint_steps=steps, keep_checkpoint_max=cfg.keep_checkpoint_max,
-                                     append_info=['epoch_num', 'step_num'])
-        callbacks.append(ModelCheckpoint(prefix='srcnn', directory=str(ckpt_dir), config=ck_config))
+    logger = TrainLogger(log_dir, cfg.batch_size, done_steps=done, done_epochs=done // steps_per_epoch)
+    lr_param = opt.learning_rate
+    current_lr = None
     begin = time.time()
-    model.train(cfg.epoch_size, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=start_epoch)
+    stopped_by_budget = False
+
+    def save(epoch, step_in_epoch, global_step):
+        if ckpts is None or not cfg.save_checkpoint or rank != 0:
+            return
+        extra = {'epoch_num': epoch, 'step_num': step_in_epoch, 'global_step_done': global_step,
+                 'train_seconds': seconds_before + time.time() - begin}
+        ckpts.save(epoch, step_in_epoch, lambda tmp: ms.save_checkpoint(train_net, str(tmp), append_dict=extra),
+                   keep_max=cfg.keep_checkpoint_max or None)
+
+    train_net.set_train()
+    step = done
+    while step < total_steps and not stopped_by_budget:
+        epoch, skip = divmod(step, steps_per_epoch)
+        order = epoch_order(data['patches'], cfg.seed, epoch)[rank::group][:steps_per_epoch * cfg.batch_size]
+        logger.epoch_begin()
+        for lr_batch, hr_batch in train_batches(data, order[skip * cfg.batch_size:], cfg.batch_size,
+                                                cfg.num_parallel_workers):
+            want = lr_at(step, cfg, total_steps)
+            if want != current_lr:
+                lr_param.set_data(ms.Tensor(np.float32(want), lr_param.dtype))
+                if current_lr is not None:
+                    print(f'learning rate {current_lr:g} -> {want:g} at step {step + 1} '
+                          f'({cfg.lr_drop_at:.0%} of {total_steps} steps)', flush=True)
+                current_lr = want
+            out = train_net(lr_batch, hr_batch)
+            loss = float((out[0] if isinstance(out, (tuple, list)) else out).asnumpy())
+            step += 1
+            in_epoch = step - epoch * steps_per_epoch
+            logger.step(epoch + 1, in_epoch, step, loss)
+            over_time = cfg.max_train_seconds and seconds_before + time.time() - begin >= cfg.max_train_seconds
+            if step >= total_steps or over_time:
+                stopped_by_budget = bool(over_time) and step < total_steps
+                break
+            if in_epoch < steps_per_epoch and cfg.save_checkpoint_steps and step % cfg.save_checkpoint_steps == 0:
+                save(epoch + 1, in_epoch, step)
+        in_epoch = step - epoch * steps_per_epoch
+        if in_epoch == steps_per_epoch:
+            logger.epoch_end(epoch + 1, steps_per_epoch)
+        save(epoch + 1, in_epoch, step)
+    if logger.plot:
+        logger.draw()
     seconds = time.time() - begin
-    summary = {'device': target, 'amp_level': amp_level, 'steps_per_epoch': steps, 'epochs_done_before': start_epoch,
-               'steps_run': logger.steps_done, 'seconds': seconds, 'patches_per_sec': logger.throughput(),
-               'stopped_by_budget': budget.stopped_early, 'final_loss': float(logger.history[-1]['loss'])
-               if logger.history else None, 'losses': [float(r['loss']) for r in logger.history]}
-    if budget.stopped_early:
-        print(f'stopped after {seconds:.0f} s (max_train_seconds={cfg.max_train_seconds})', flush=True)
+    summary = {'device': target, 'amp_level': amp_level, 'steps_per_epoch': steps_per_epoch,
+               'epochs_done_before': done // steps_per_epoch, 'steps_done_before': done,
+               'steps_run': logger.steps_done, 'global_step': step, 'total_steps': total_steps,
+               'seconds': seconds, 'patches_per_sec': logger.throughput(), 'stopped_by_budget': stopped_by_budget,
+               'final_loss': float(logger.history[-1]['loss']) if logger.history else None,
+               'losses': [float(r['loss']) for r in logger.history]}
+    if stopped_by_budget:
+        print(f'stopped after {seconds_before + seconds:.0f} s of training (max_train_seconds={cfg.max_train_seconds})',
+              flush=True)
     return summary, net
 
 

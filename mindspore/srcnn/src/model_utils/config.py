@@ -2,21 +2,18 @@
 
 `config.yaml` holds two YAML documents: the values, then a help text per key. Each key becomes a
 flag `--key=value` whose type is the type of its default (bool, int, float or str); booleans accept
-True/False/true/false/1/0 only. `--config_path=FILE` selects another YAML file. An unknown flag is an
-error naming it, never silently ignored.
+True/False/true/false/1/0 only. `--config_path=FILE` selects another YAML file, which is checked
+against config.yaml like the flags are (common.config: unknown, missing or mistyped keys are one
+error line naming the key and the file). An unknown flag is an error naming it, never silently ignored.
 """
 import argparse
 import re
 from pathlib import Path
 
-import yaml
+from common.config import ConfigError, load_checked, read_yaml_documents
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'config.yaml'
 _TRUE = {'true': True, '1': True, 'false': False, '0': False}
-
-
-class ConfigError(ValueError):
-    """A bad configuration file or flag; the message names the file or the key."""
 
 
 class Config:
@@ -34,19 +31,18 @@ class Config:
         return f'Config({self._path}: {self.to_dict()})'
 
 
-def read_yaml(path):
-    """Read a config YAML: returns (values, helps). Raises ConfigError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f'{path}: config file not found (--config_path)')
-    try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding='utf-8')) if d is not None]
-    except yaml.YAMLError as err:
-        raise ConfigError(f'{path}: not valid YAML ({err})') from None
-    if not docs or not isinstance(docs[0], dict):
-        raise ConfigError(f'{path}: expected a mapping of keys to values')
+def read_yaml(path, schema_path=DEFAULT_CONFIG):
+    """Read a config YAML and check it against the schema (config.yaml): returns (values, helps).
+
+    Raises ConfigError naming the file and the key for an unknown or missing key, a value of the
+    wrong type, or a value that is not a plain bool, number or string.
+    """
+    docs = load_checked(path, schema_path)
     values = docs[0]
     helps = docs[1] if len(docs) > 1 and isinstance(docs[1], dict) else {}
+    if not helps and Path(path).resolve() != Path(schema_path).resolve():
+        helps = read_yaml_documents(schema_path, 'schema')[1:2] or [{}]
+        helps = helps[0] if isinstance(helps[0], dict) else {}
     for key, value in values.items():
         if not isinstance(value, (bool, int, float, str)):
             raise ConfigError(f'{path}: key {key!r} must be a bool, number or string, got {value!r}')
