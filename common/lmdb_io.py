@@ -44,8 +44,11 @@ def make_lmdb(img_paths, keys, lmdb_path, compress_level=1, map_size=None, overw
     """Store images as PNG bytes in a new LMDB folder, with a BasicSR ``meta_info.txt``.
 
     Images are read unchanged (gray stays 1 channel, 16-bit stays 16-bit) and re-encoded as PNG.
-    The database is built in a hidden temporary folder next to ``lmdb_path`` and renamed when
-    complete, so an interrupted run leaves nothing under the final name.
+    The database is built with :func:`common.imgio.building_dir`: in a hidden temporary folder next to
+    ``lmdb_path`` (leftovers of killed builds are removed first), synced (``env.sync(True)``, then every
+    file fsync'd) and renamed when complete, so an interrupted or killed run leaves nothing under the
+    final name. An overwrite swaps the new folder in (the old one stays complete until then) and
+    replaces only a folder holding ``meta_info.txt``, i.e. an image LMDB.
 
     Args:
         img_paths (list[str | Path]): Image files.
@@ -64,13 +67,14 @@ def make_lmdb(img_paths, keys, lmdb_path, compress_level=1, map_size=None, overw
     Raises:
         ValueError: Bad keys or path, or an explicit ``map_size`` that is too small.
         ImageError: An image that cannot be read.
-        FileExistsError: ``lmdb_path`` exists and ``overwrite`` is False.
+        FileExistsError: ``lmdb_path`` exists and ``overwrite`` is False, or it is not an image LMDB
+            (no ``meta_info.txt``).
     """
     img_paths, keys, lmdb_path = [Path(p) for p in img_paths], [str(k) for k in keys], Path(lmdb_path)
     _check_inputs(img_paths, keys, lmdb_path, compress_level)
     params = [cv2.IMWRITE_PNG_COMPRESSION, int(compress_level)]
     meta, sizes, key_bytes = [], [], 0
-    with building_dir(lmdb_path, overwrite=overwrite) as tmp:
+    with building_dir(lmdb_path, overwrite=overwrite, marker='meta_info.txt') as tmp:
         env = lmdb.open(str(tmp), map_size=map_size or _MIN_MAP, subdir=True)
         page_size = env.stat()['psize']
         try:
@@ -87,6 +91,7 @@ def make_lmdb(img_paths, keys, lmdb_path, compress_level=1, map_size=None, overw
                     _commit(env, pending, map_size, _estimate_bytes(sizes, key_bytes, page_size), lmdb_path)
                     pending = []
             _commit(env, pending, map_size, _estimate_bytes(sizes, key_bytes, page_size), lmdb_path)
+            env.sync(True)
         finally:
             env.close()
         atomic_write_bytes(tmp / 'meta_info.txt', ''.join(line + '\n' for line in meta).encode('ascii'))

@@ -23,6 +23,9 @@ A record is a plain dict, saved as JSON under `results/`::
 
 README tables are rendered from records between `<!-- results:begin -->` and `<!-- results:end -->`,
 so no number in a table is ever typed by hand.
+
+Records are committed, so they hold no machine's absolute paths: `new_record` (its config) and
+`save_record` (the whole record) rewrite every absolute path string with `portable_path`.
 """
 import datetime
 import json
@@ -31,7 +34,8 @@ import platform
 import subprocess
 from pathlib import Path
 
-from common.imgio import atomic_write_bytes
+from common.imgio import atomic_write_bytes, remove_dead_temps
+from common.paths import REPO_ROOT
 
 SCHEMA = 'srzoo.result/1'
 BEGIN_MARK = '<!-- results:begin -->'
@@ -41,6 +45,36 @@ END_MARK = '<!-- results:end -->'
 def atomic_write_text(path, text):
     """Write `text` (UTF-8) to `path` through a temporary file in the same folder, then rename."""
     atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def portable_path(value):
+    """Rewrite an absolute path string so it means the same on any machine; other values pass through.
+
+    A path under the repository becomes relative to it ('datasets/sample'; the root itself is '.'),
+    one under the repository's parent becomes '../...' ('../shared/data/Set5'), and any other
+    absolute path becomes '<abs>/' + its last component ('<abs>/pretrained.ckpt'). Dicts, lists and
+    tuples are rewritten recursively (a new object; the argument is not changed).
+
+    Args:
+        value: A string, a container of them, or anything else (returned as it is).
+
+    Returns:
+        The rewritten value.
+    """
+    if isinstance(value, dict):
+        return {k: portable_path(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable_path(v) for v in value]
+    if not isinstance(value, str) or not os.path.isabs(value):
+        return value
+    for path in dict.fromkeys((os.path.normpath(value), os.path.realpath(value))):
+        for base, prefix in ((REPO_ROOT, ''), (REPO_ROOT.parent, '..')):
+            try:
+                rel = Path(path).relative_to(base)
+            except ValueError:
+                continue
+            return Path(prefix, rel).as_posix() if prefix else (rel.as_posix() or '.')
+    return '<abs>/' + os.path.basename(os.path.normpath(value))
 
 
 def hardware_info():
@@ -82,14 +116,15 @@ def new_record(model, framework, framework_version, kind, command, config=None):
         framework_version (str): Version string of that framework ('' for none).
         kind (str): 'bench' or 'eval'.
         command (str): The command that regenerates this record.
-        config (dict): Effective configuration. Default: None (empty).
+        config (dict): Effective configuration; absolute paths in it are rewritten by
+            `portable_path`. Default: None (empty).
     """
     if kind not in ('bench', 'eval'):
         raise ValueError(f"record kind must be 'bench' or 'eval', got {kind!r}")
     return {
         'schema': SCHEMA, 'model': model, 'framework': framework,
         'framework_version': framework_version, 'kind': kind, 'command': command,
-        'config': dict(config or {}),
+        'config': portable_path(dict(config or {})),
         'created': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
         'git_commit': _git_commit(), 'hardware': hardware_info(),
         'evaluations': [], 'train': {}, 'speed': {},
@@ -124,11 +159,22 @@ def add_evaluation(record, dataset, scale, method, per_image, protocol):
 
 
 def save_record(record, path):
-    """Validate and write a record as JSON, atomically."""
+    """Validate a record and write it as JSON, atomically and durably.
+
+    Absolute paths anywhere in it are written as `portable_path` rewrites them (the dict passed in is
+    not changed). The write is `common.imgio.atomic_write_bytes` (fsync'd temporary file, rename,
+    fsync'd folder), so `path` is always the old or the complete new record; temporary files that
+    killed writers of `path` left behind are removed afterwards.
+
+    Args:
+        record (dict): From `new_record`.
+        path (str | Path): The JSON file to write.
+    """
     missing = [k for k in ('schema', 'model', 'kind', 'command', 'evaluations') if k not in record]
     if missing:
         raise ValueError(f'record for {path} lacks keys {missing}')
-    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=False) + '\n')
+    atomic_write_text(path, json.dumps(portable_path(record), indent=1, sort_keys=False) + '\n')
+    remove_dead_temps(Path(path).parent, name=Path(path).name)
 
 
 def load_record(path):

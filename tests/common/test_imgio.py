@@ -198,3 +198,171 @@ def test_building_dir(tmp_path):
         (tmp / 'b.txt').write_text('2')
     assert os.listdir(target) == ['b.txt']
     assert os.listdir(tmp_path) == ['out']             # no temporary or old folders left
+
+
+def _dead_pid():
+    """The pid of a process that has exited and been reaped."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+def test_16bit_png_read_as_8bit(tmp_path):
+    from common.imgio import decode_image, to_uint8
+    values = np.array([0, 1, 128, 129, 257, 385, 386, 32767, 32768, 65278, 65406, 65407, 65535], np.uint16)
+    img = np.stack([np.resize(values, (4, 13)), np.full((4, 13), 514, np.uint16),
+                    np.full((4, 13), 40000, np.uint16)], axis=-1)
+    path = tmp_path / 'deep.png'
+    assert cv2.imwrite(str(path), img)                              # a real 16-bit PNG file
+    assert read_image(path).dtype == np.uint16                      # bits=None keeps what is stored
+    out = read_image(path, bits=8)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    expected = np.floor(img.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(out, expected)
+    assert list(out[0, :, 0]) == [0, 0, 0, 1, 1, 1, 2, 127, 128, 254, 254, 255, 255]
+    assert out[..., 1].max() == 2 and out[..., 2].max() == 156     # not saturated to white
+    gray = read_image(path, flag='gray', bits=8)
+    assert gray.dtype == np.uint8 and gray.shape == img.shape[:2]
+    np.testing.assert_array_equal(decode_image(path.read_bytes(), 'deep', bits=8), out)
+    eight = _bgr()
+    write_image(tmp_path / 'eight.png', eight)
+    np.testing.assert_array_equal(read_image(tmp_path / 'eight.png', bits=8), eight)
+    np.testing.assert_array_equal(to_uint8(img), expected)
+    with pytest.raises(ValueError, match='bits must be None'):
+        read_image(path, bits=16)
+
+
+def test_to_uint8_every_16bit_value():
+    from fractions import Fraction
+    from common.imgio import to_uint8
+    x = np.arange(65536, dtype=np.uint16)
+    out = to_uint8(x)
+    assert out.dtype == np.uint8
+    for v in (0, 128, 129, 32767, 32768, 65535):
+        assert out[v] == int(Fraction(v * 255, 65535) + Fraction(1, 2))   # round half up, exactly
+    np.testing.assert_array_equal(out, (x.astype(np.int64) * 255 + 32767) // 65535)
+    np.testing.assert_array_equal(out[::257], np.arange(256))
+    assert to_uint8(out) is out
+    with pytest.raises(ValueError, match='float32.*float2uint8'):
+        to_uint8(np.zeros(3, np.float32))
+
+
+def test_bits8_refuses_float_tiff(tmp_path):
+    ok, buf = cv2.imencode('.tiff', np.full((4, 4), 0.5, np.float32))
+    assert ok
+    from common.imgio import decode_image
+    assert decode_image(buf.tobytes(), 'f.tif', flag='unchanged').dtype == np.float32
+    with pytest.raises(ImageError, match=r'f\.tif: float32 pixels cannot be read with bits=8'):
+        decode_image(buf.tobytes(), 'f.tif', flag='unchanged', bits=8)
+
+
+def test_atomic_write_fsyncs_file_then_folder(tmp_path, monkeypatch):
+    import stat
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real(fd)))
+    atomic_write_bytes(tmp_path / 'x.bin', b'data')
+    assert synced == [False, True]                     # the file before the rename, the folder after
+
+
+def test_building_dir_fsyncs_everything_and_swaps(tmp_path, monkeypatch):
+    import stat
+    from common import imgio
+    from common.imgio import building_dir
+    target = tmp_path / 'out'
+    with building_dir(target) as tmp:
+        (tmp / 'sub').mkdir()
+        (tmp / 'sub' / 'a.txt').write_text('1')
+    old_inode = target.stat().st_ino
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real(fd)))
+
+    def no_rename(*args):
+        raise AssertionError('os.rename used although renameat2 is available')
+    monkeypatch.setattr(os, 'rename', no_rename)
+    with building_dir(target, overwrite=True) as tmp:
+        (tmp / 'sub').mkdir()
+        (tmp / 'sub' / 'b.txt').write_text('2')
+        (tmp / 'c.txt').write_text('3')
+        new_inode = tmp.stat().st_ino
+    assert synced.count(False) == 2 and synced.count(True) == 3   # 2 files; sub, the build, the parent
+    assert target.stat().st_ino == new_inode != old_inode
+    assert sorted(os.listdir(target)) == ['c.txt', 'sub'] and os.listdir(tmp_path) == ['out']
+    # Where renameat2 is missing: rename the old folder away, the new one in.
+    monkeypatch.undo()
+    monkeypatch.setattr(imgio, '_renameat2', lambda src, dst, flags: False)
+    with building_dir(target, overwrite=True) as tmp:
+        (tmp / 'd.txt').write_text('4')
+    assert os.listdir(target) == ['d.txt'] and os.listdir(tmp_path) == ['out']
+    with pytest.raises(FileExistsError, match='out: already exists'):
+        with building_dir(target):
+            pass
+
+
+def test_building_dir_marker(tmp_path):
+    from common.imgio import building_dir
+    (tmp_path / 'plain').write_text('mine')
+    (tmp_path / 'foreign').mkdir()
+    (tmp_path / 'foreign' / 'photo.png').write_bytes(b'x')
+    for name, kind in (('plain', 'is a file, '), ('foreign', '')):
+        with pytest.raises(FileExistsError, match=rf'{name}: {kind}not built by this tool: no meta\.json in it; '
+                                                  r'remove it yourself or choose another output'):
+            with building_dir(tmp_path / name, overwrite=True, marker='meta.json') as tmp:
+                raise AssertionError('the body must not run')
+    assert (tmp_path / 'plain').read_text() == 'mine' and os.listdir(tmp_path / 'foreign') == ['photo.png']
+    with building_dir(tmp_path / 'ours', marker='meta.json') as tmp:
+        (tmp / 'meta.json').write_text('{}')
+    with building_dir(tmp_path / 'ours', overwrite=True, marker='meta.json') as tmp:
+        (tmp / 'meta.json').write_text('{"v": 2}')
+    assert (tmp_path / 'ours' / 'meta.json').read_text() == '{"v": 2}'
+    # A foreign folder that appears while building is refused too, and the new build is discarded.
+    with pytest.raises(FileExistsError, match='late: not built by this tool'):
+        with building_dir(tmp_path / 'late', overwrite=True, marker='meta.json') as tmp:
+            (tmp / 'meta.json').write_text('{}')
+            (tmp_path / 'late').mkdir()
+    assert sorted(os.listdir(tmp_path)) == ['foreign', 'late', 'ours', 'plain']
+
+
+def test_remove_dead_builds(tmp_path):
+    from common.imgio import building_dir, remove_dead_builds
+    dead, live = _dead_pid(), os.getpid()
+    names = [f'.out.building-{dead}-abc123', f'.out.old-{dead}-0f0f0f0f', f'.out.building-{live}-abc123',
+             '.out.building-1-abc123', f'.other.building-{dead}-abc123', f'.out.building-{dead}-xyz']
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / 'data.mdb').write_bytes(b'partial')
+    assert [p.name for p in remove_dead_builds(tmp_path / 'out')] == sorted(names[:2])
+    assert sorted(os.listdir(tmp_path)) == sorted(names[2:])
+    (tmp_path / names[0]).mkdir()
+    with building_dir(tmp_path / 'out') as tmp:                 # every build cleans up first
+        assert not (tmp_path / names[0]).exists()
+        (tmp / 'a').write_text('1')
+    assert sorted(os.listdir(tmp_path)) == sorted(names[2:] + ['out'])
+
+
+def test_remove_dead_temps(tmp_path):
+    from common.imgio import remove_dead_temps
+    dead = _dead_pid()
+    names = [f'.ckpt.pt.{dead}.0123abcd.tmp', f'.log.txt.{dead}.89abcdef.tmp', f'.ckpt.pt.{os.getpid()}.0123abcd.tmp',
+             '.ckpt.pt.1.0123abcd.tmp', f'ckpt.pt.{dead}.0123abcd.tmp', f'.ckpt.pt.{dead}.zz.tmp', 'ckpt.pt']
+    for name in names:
+        (tmp_path / name).write_bytes(b'x')
+    assert [p.name for p in remove_dead_temps(tmp_path, name='ckpt.pt')] == [names[0]]
+    assert [p.name for p in remove_dead_temps(tmp_path)] == [names[1]]
+    assert sorted(os.listdir(tmp_path)) == sorted(names[2:])
+    assert remove_dead_temps(tmp_path / 'missing') == []
+
+
+def test_check_disjoint(tmp_path):
+    from common.imgio import check_disjoint
+    src = tmp_path / 'data'
+    (src / 'train').mkdir(parents=True)
+    check_disjoint(tmp_path / 'data2', src, '--output_folder', '--src_folder')      # a sibling, same prefix
+    check_disjoint(tmp_path / 'out' / 'x', src, '--output_folder', '--src_folder')
+    (tmp_path / 'link').symlink_to(src)
+    for out, relation in ((src, 'is'), (src / 'train' / 'mr', 'lies inside'), (tmp_path, 'contains'),
+                          (tmp_path / 'link' / 'mr', 'lies inside'), (src / '..' / 'data', 'is')):
+        with pytest.raises(ValueError, match=rf'^--output_folder={out} {relation} --src_folder={src}; '):
+            check_disjoint(out, src, '--output_folder', '--src_folder')

@@ -186,3 +186,40 @@ def _close_environments():
         if pid == os.getpid():
             env.close()
     lmdb_io._ENVS.clear()
+
+
+def test_overwrite_only_replaces_an_image_lmdb(tmp_path):
+    paths = _folder(tmp_path, 1)
+    (tmp_path / 'notes.lmdb').mkdir()
+    (tmp_path / 'notes.lmdb' / 'mine.txt').write_text('keep me')
+    with pytest.raises(FileExistsError, match=r'notes\.lmdb: not built by this tool: no meta_info\.txt in it'):
+        make_lmdb(paths, ['a'], tmp_path / 'notes.lmdb', overwrite=True)
+    (tmp_path / 'file.lmdb').write_text('keep me')
+    with pytest.raises(FileExistsError, match=r'file\.lmdb: is a file, not built by this tool'):
+        make_lmdb(paths, ['a'], tmp_path / 'file.lmdb', overwrite=True)
+    assert (tmp_path / 'notes.lmdb' / 'mine.txt').read_text() == 'keep me'
+    assert sorted(os.listdir(tmp_path)) == ['file.lmdb', 'imgs', 'notes.lmdb']
+
+
+def test_environment_synced_before_close(tmp_path, monkeypatch):
+    paths = _folder(tmp_path, 2)
+    calls = []
+    real_open = lmdb.open
+
+    class Env:
+        def __init__(self, env):
+            self._env = env
+
+        def __getattr__(self, name):
+            return getattr(self._env, name)
+
+        def sync(self, force=False):
+            calls.append(('sync', force))
+            return self._env.sync(force)
+
+        def close(self):
+            calls.append(('close',))
+            return self._env.close()
+    monkeypatch.setattr(lmdb, 'open', lambda *a, **k: Env(real_open(*a, **k)))
+    make_lmdb(paths, ['a', 'b'], tmp_path / 'x.lmdb')
+    assert calls == [('sync', True), ('close',)]

@@ -1,39 +1,20 @@
 """common.metrics: the RCAN authors' MATLAB PSNR/SSIM table on Set5, cross-checks and error handling."""
-import re
-
 import cv2
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
 from common.metrics import calculate_psnr, calculate_ssim, evaluate_pairs, protocol
+from tools.bench_bicubic import parse_matlab_table
 
 SCALES = (2, 3, 4)
-_LINE = re.compile(r'^x(\d+) \d+ (\w+)_RCAN_x\d+\.png: PSNR= ([\d.]+) SSIM= ([\d.]+)$')
-_MEAN = re.compile(r'^x(\d+): PSNR= ([\d.]+) SSIM= ([\d.]+)$')
-
-
-def _parse_matlab_table(path):
-    """Per-image and mean PSNR/SSIM of 'Method_1: RCAN' from the authors' PSNR_SSIM_matlab.txt."""
-    per_image, means, section = {}, {}, None
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line.startswith('Method_'):
-            section = line.split(':')[1].split(';')[0].strip()
-        elif section == 'RCAN' and _LINE.match(line):
-            scale, name, psnr, ssim = _LINE.match(line).groups()
-            per_image[(int(scale), name)] = (float(psnr), float(ssim))
-        elif section == 'RCAN' and _MEAN.match(line):
-            scale, psnr, ssim = _MEAN.match(line).groups()
-            means[int(scale)] = (float(psnr), float(ssim))
-    return per_image, means
 
 
 @pytest.fixture(scope='module')
 def set5_rcan(shared_data):
     """{scale: [(name, sr, hr), ...]} plus the MATLAB table, for Set5 RCAN outputs."""
     set5 = shared_data / 'Set5'
-    per_image, means = _parse_matlab_table(set5 / 'SR_RCAN' / 'PSNR_SSIM_matlab.txt')
+    per_image, means = parse_matlab_table(set5 / 'SR_RCAN' / 'PSNR_SSIM_matlab.txt')
     assert sorted({name for (_, name) in per_image}) == ['baby', 'bird', 'butterfly', 'head', 'woman']
     pairs = {}
     for scale in SCALES:

@@ -1,5 +1,6 @@
 """Result records, the ModelZoo summary block and README table regeneration."""
 import json
+import os
 
 import pytest
 
@@ -79,3 +80,44 @@ def test_modelzoo_summary_files(tmp_path, capsys):
     assert (tmp_path / 'SRCNN_bs16_1p_acc_loss.txt').read_text() == '0.010000\n0.002000\n'
     perf = records.modelzoo_summary(tmp_path, 'SRCNN', 16, 10.0, 1.6, 5, perf=True)
     assert perf == 'SRCNN_bs16_1p_perf' and 'TrainAccuracy' not in (tmp_path / f'{perf}.log').read_text()
+
+
+def test_portable_path():
+    from common.paths import REPO_ROOT
+    pp = records.portable_path
+    assert pp(str(REPO_ROOT / 'datasets' / 'sample')) == 'datasets/sample'
+    assert pp(str(REPO_ROOT)) == '.'
+    assert pp(str(REPO_ROOT / 'outputs' / '..' / 'results')) == 'results'
+    assert pp(str(REPO_ROOT.parent / 'shared' / 'data' / 'Set5')) == '../shared/data/Set5'
+    assert pp(str(REPO_ROOT.parent)) == '..'
+    assert pp('/cache/pretrained_ckpt/pretrained.ckpt') == '<abs>/pretrained.ckpt'
+    assert pp('/cache/out/') == '<abs>/out'
+    for value in ('datasets/x', 'make bench MODEL=srcnn', '', 3, 1.5, None, True):
+        assert pp(value) == value
+    nested = {'a': [str(REPO_ROOT / 'x'), {'b': '/tmp/run/ckpt'}], 'c': ('/opt/y',)}
+    assert pp(nested) == {'a': ['x', {'b': '<abs>/ckpt'}], 'c': ['<abs>/y']}
+    assert nested['a'][1]['b'] == '/tmp/run/ckpt'                  # the argument is not changed
+
+
+def test_records_hold_no_absolute_paths(tmp_path):
+    from common.paths import REPO_ROOT
+    rec = records.new_record('toy', 'none', '', 'bench', 'make bench MODEL=toy',
+                             config={'data_path': str(REPO_ROOT / 'outputs' / 'mr'), 'lr': 1e-4,
+                                     'ckpt': '/cache/checkpoint_path.ckpt'})
+    assert rec['config'] == {'data_path': 'outputs/mr', 'lr': 1e-4, 'ckpt': '<abs>/checkpoint_path.ckpt'}
+    rec['train'] = {'log': str(tmp_path / 'train.log')}
+    records.save_record(rec, tmp_path / 'r.json')
+    assert records.load_record(tmp_path / 'r.json')['train'] == {'log': '<abs>/train.log'}
+    assert rec['train'] == {'log': str(tmp_path / 'train.log')}     # the caller's dict is not changed
+    assert str(tmp_path) not in (tmp_path / 'r.json').read_text()
+
+
+def test_save_record_removes_dead_temps_of_its_file(tmp_path):
+    import subprocess
+    import sys
+    dead = int(subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                              capture_output=True, text=True).stdout)
+    (tmp_path / f'.r.json.{dead}.0123abcd.tmp').write_text('{"schema": "srzoo.res')     # a killed write
+    (tmp_path / f'.other.json.{dead}.0123abcd.tmp').write_text('')                   # someone else's
+    records.save_record(_record(), tmp_path / 'r.json')
+    assert sorted(os.listdir(tmp_path)) == [f'.other.json.{dead}.0123abcd.tmp', 'r.json']

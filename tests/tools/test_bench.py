@@ -43,3 +43,65 @@ def test_committed_records_render_into_readmes(name):
     readme = (REPO_ROOT / entry.readme).read_text()
     assert records.replace_between_markers(readme, records.render_results_table([rec])) == readme, \
         f'{entry.readme} is stale: run `python -m tools.bench --model {name} --render_only`'
+
+
+_TABLE = '''**********************
+Method_1: RCAN; Set: Set5
+x2 1 baby_RCAN_x2.png: PSNR= 38.979958 SSIM= 0.968184
+x2 2 bird_RCAN_x2.png: PSNR= 43.639850 SSIM= 0.990903
+--------Mean--------
+x2: PSNR= 41.309904 SSIM= 0.979544
+**********************
+Method_2: RCANplus; Set: Set5
+x2 1 baby_RCANplus_x2.png: PSNR= 38.990887 SSIM= 0.968258
+'''
+
+
+def test_matlab_table_check(tmp_path):
+    from tools.bench_bicubic import check_against_table, parse_matlab_table
+    (tmp_path / 't.txt').write_text(_TABLE)
+    per_image, means = parse_matlab_table(tmp_path / 't.txt')
+    assert per_image == {(2, 'baby'): (38.979958, 0.968184), (2, 'bird'): (43.639850, 0.990903)}
+    assert means == {2: (41.309904, 0.979544)}
+    ok = [{'name': 'baby', 'psnr': 38.9799584, 'ssim': 0.9681836}, {'name': 'bird', 'psnr': 43.63985, 'ssim': 0.990903}]
+    check_against_table(ok, per_image, 2, 't.txt')
+    with pytest.raises(ValueError, match=r'^bird x2: PSNR 43.6398520 dB computed, 43.639850 in t\.txt'):
+        check_against_table([ok[0], dict(ok[1], psnr=43.639852)], per_image, 2, 't.txt')
+    with pytest.raises(ValueError, match=r'^baby x2: SSIM 0.9681880 computed, 0.968184 in t\.txt'):
+        check_against_table([dict(ok[0], ssim=0.968188)], per_image, 2, 't.txt')
+    with pytest.raises(ValueError, match=r't\.txt: no x3 row for baby'):
+        check_against_table(ok, per_image, 3, 't.txt')
+    (tmp_path / 'empty.txt').write_text('Method_2: RCANplus; Set: Set5\n')
+    with pytest.raises(ValueError, match=r"empty\.txt: no 'Method_1: RCAN' rows"):
+        parse_matlab_table(tmp_path / 'empty.txt')
+
+
+def test_authors_sr_images_reproduce_the_matlab_table(shared_data):
+    """What every bicubic bench run checks: all 15 RCAN images of Set5 within 1e-6 of the table."""
+    from common.metrics import evaluate_pairs
+    from tools.bench_bicubic import MATLAB_TABLE, SCALES, check_against_table, load_set5_layout, parse_matlab_table
+    set5 = shared_data / 'Set5'
+    table, _ = parse_matlab_table(set5 / 'SR_RCAN' / MATLAB_TABLE)
+    for scale in SCALES:
+        pairs = list(load_set5_layout(set5, scale, sr_dir=set5 / 'SR_RCAN' / f'x{scale}'))
+        assert len(pairs) == 5
+        check_against_table(evaluate_pairs(pairs, scale), table, scale, MATLAB_TABLE)
+
+
+def test_bench_fails_when_the_table_is_not_reproduced(shared_data, sample_data, tmp_path, monkeypatch):
+    from tools import bench_bicubic
+    set5 = tmp_path / 'shared' / 'Set5'
+    (set5 / 'SR_RCAN').mkdir(parents=True)
+    for name in ('HR', 'LR_bicubic'):
+        (set5 / name).symlink_to(shared_data / 'Set5' / name)
+    for scale in bench_bicubic.SCALES:
+        (set5 / 'SR_RCAN' / f'x{scale}').symlink_to(shared_data / 'Set5' / 'SR_RCAN' / f'x{scale}')
+    table = (shared_data / 'Set5' / 'SR_RCAN' / bench_bicubic.MATLAB_TABLE).read_text()
+    assert 'bird_RCAN_x2.png: PSNR= 43.639850 ' in table
+    (set5 / 'SR_RCAN' / bench_bicubic.MATLAB_TABLE).write_text(
+        table.replace('bird_RCAN_x2.png: PSNR= 43.639850 ', 'bird_RCAN_x2.png: PSNR= 43.639860 '))
+    monkeypatch.setenv('SR_SHARED_DATA', str(tmp_path / 'shared'))
+    with pytest.raises(SystemExit, match=r'error: the metric does not reproduce the MATLAB table: bird x2: '
+                                         r'PSNR 43.63985\d+ dB computed, 43.639860 in .*PSNR_SSIM_matlab.txt'):
+        bench_bicubic.main(['--out', str(tmp_path / 'r.json'), '--data', str(sample_data)])
+    assert not (tmp_path / 'r.json').exists()
