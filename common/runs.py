@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.imgio import atomic_write_bytes
+from common.imgio import atomic_write_bytes, fsync_dir
 
 __all__ = ['RunError', 'epoch_order', 'CheckpointDir', 'make_output_dir']
 
@@ -87,8 +87,8 @@ def make_output_dir(path, flag):
     return path
 
 
-def _fsync_path(path, directory=False):
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -246,9 +246,9 @@ class CheckpointDir:
             write(tmp)
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise RunError(f'{final}: the checkpoint writer produced no data')
-            _fsync_path(tmp)
+            _fsync_file(tmp)               # the framework's writer may not fsync
             os.replace(tmp, final)
-            _fsync_path(self.folder, directory=True)
+            fsync_dir(self.folder)
         finally:
             if tmp.exists():
                 tmp.unlink()
