@@ -162,9 +162,13 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
         print(f'resuming from {path} (epochs done: {done // steps_per_epoch}, global step {done})', flush=True)
     elif cfg.pre_trained_path:
         load_pretrained(cfg, net)
-    if done >= total_steps:
-        print(f'nothing to do: {done} of {total_steps} steps already done')
-        return {'epochs_done_before': done // steps_per_epoch, 'steps_run': 0, 'losses': []}, net
+    spent = cfg.max_train_seconds and seconds_before >= cfg.max_train_seconds
+    if done >= total_steps or spent:
+        why = (f'{seconds_before:.0f} s of max_train_seconds={cfg.max_train_seconds} already spent' if spent
+               else f'{done} of {total_steps} steps already done')
+        print(f'nothing to do: {why}')
+        return {'epochs_done_before': done // steps_per_epoch, 'steps_run': 0, 'global_step': done,
+                'losses': [], 'stopped_by_budget': bool(spent)}, net
 
     logger = TrainLogger(log_dir, cfg.batch_size, done_steps=done, done_epochs=done // steps_per_epoch)
     lr_param = opt.learning_rate

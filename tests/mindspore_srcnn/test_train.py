@@ -1,6 +1,7 @@
 """train.py: the loss decreases, reference log lines, checkpoints, exact resume after SIGKILL, run identity."""
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,17 @@ def test_step_budget_and_lr_drop_follow_the_global_step(srcnn, records_dir, tmp_
     # checkpoints at step 3 (mid-epoch 1), 5 (end of epoch 1), 6 (mid-epoch 2) and the final step 7
     names = sorted(p.name for p in (tmp_path / 'ckpt_0').glob('*.ckpt'))
     assert names == ['srcnn-1_3.ckpt', 'srcnn-1_5.ckpt', 'srcnn-2_1.ckpt', 'srcnn-2_2.ckpt']
+
+
+def test_a_time_budget_stops_with_a_checkpoint_and_carries_over_a_resume(srcnn, records_dir, tmp_path, capsys):
+    argv = [f'--data_path={records_dir}', f'--output_path={tmp_path}', '--device_target=CPU', '--epoch_size=100',
+            '--batch_size=8', '--max_train_seconds=0.001']
+    summary, _ = srcnn.train.train(srcnn.config.load_config(argv))
+    assert summary['stopped_by_budget'] and summary['steps_run'] == 1
+    assert [p.name for p in (tmp_path / 'ckpt_0').glob('*.ckpt')] == ['srcnn-1_1.ckpt']
+    summary, _ = srcnn.train.train(srcnn.config.load_config(argv + ['--resume=True']))
+    assert summary['steps_run'] == 0 and summary['stopped_by_budget']
+    assert re.search(r'nothing to do: \d+ s of max_train_seconds=0.001 already spent', capsys.readouterr().out)
 
 
 def _train_cmd(data, out, **extra):
