@@ -1,9 +1,12 @@
 """Evaluate an exported ONNX SRCNN with onnxruntime (CUDA on GPU when available, else CPU).
 
-Same data and metrics as eval.py. The ONNX model has a static input shape (export.py); images are
-zero-padded up to it, or tiled when larger, so every image is evaluated at its own size (the reference
-resized the images to the export shape instead, which inflated its ONNX PSNR). Prints `PSNR: x` as the
-reference does, then the full report.
+Same data and metrics as eval.py. The ONNX model has a static input shape (export.py); every image is
+evaluated at its own size through src.utils.static_predictor, the tiler of the offline flow too (the
+reference resized the images to the export shape instead, which inflated its ONNX PSNR): an image at
+least that shape is covered by tiles inside it, overlapping by 16 px, which gives exactly the
+whole-image result; along an axis where it is smaller, the input is zero-padded past the far border,
+which changes the output only within 8 px of that border. Prints the full report, then `PSNR: x`
+as the reference does.
 
 Usage:
     python eval_onnx.py --onnx_path=srcnn.onnx --data_path=/data/Set5 [--device_target=CPU]

@@ -1,30 +1,72 @@
 """Export an SRCNN checkpoint to MINDIR, ONNX or AIR with a static input [1, 1, image_height, image_width].
 
-The file is <file_name>.mindir / .onnx / .air (the reference ignored --file_name). AIR needs an
-Ascend device; elsewhere it is refused with an error.
+The file is <file_name>.mindir / .onnx / .air (the reference ignored --file_name), written atomically;
+any path works (spaces included), and the output folder keeps its mode. AIR needs an Ascend device;
+elsewhere it is refused with an error.
 
 Usage:
     python export.py --checkpoint_path=srcnn.ckpt --file_format=MINDIR [--file_name=srcnn]
         [--image_height=512 --image_width=512] [--device_target=CPU]
 """
 import os
+import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
 
 import numpy as np  # noqa: E402
 
+from common.imgio import atomic_write_bytes  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.utils import load_network, run_cli, setup_device  # noqa: E402
+from src.utils import load_network, output_dir, run_cli, setup_device  # noqa: E402
 
 import mindspore as ms  # noqa: E402
 
 FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
+# MindSpore refuses export paths outside this pattern (spaces, non-ASCII, ...).
+_MS_PATH = re.compile(r'^[0-9a-zA-Z@_\-.:/\\]+$')
+
+
+def output_file(file_name, ext):
+    """The export target `<file_name><ext>`, checked; one line naming --file_name when it is unusable.
+
+    Refused: an empty name, a name that is a folder (or ends in '/'), a target that is a folder, and a
+    target whose folder cannot be created (a plain file stands in the path).
+    """
+    if not str(file_name):
+        raise ConfigError('--file_name is empty; give the output file name without extension')
+    name = Path(file_name)
+    if str(file_name).endswith(('/', os.sep)) or name.is_dir():
+        raise ConfigError(f'--file_name={file_name} names a folder; give a file name without extension, '
+                          f'e.g. --file_name={name / "srcnn"}')
+    out = name.with_name(name.name + ext)
+    if out.is_dir():
+        raise ConfigError(f'--file_name={file_name}: {out} is a folder, expected a file name')
+    output_dir(out.parent, 'file_name')
+    return out
+
+
+def _private_dir():
+    """A new private folder whose path MindSpore accepts (the system temp folder, else the working folder)."""
+    for root in (tempfile.gettempdir(), os.getcwd()):
+        root = str(Path(root).resolve())
+        if _MS_PATH.match(root) and os.access(root, os.W_OK):
+            return Path(tempfile.mkdtemp(prefix='srcnn-export-', dir=root))
+    raise ConfigError('export needs a temporary folder whose path has only ASCII letters, digits and '
+                      '@_-.:/ (MindSpore refuses others); set TMPDIR to one')
 
 
 def export_network(net, file_name, file_format, height, width, target):
-    """Export `net` for a [1, 1, height, width] input; returns the written path."""
+    """Export `net` for a [1, 1, height, width] input; returns the written path.
+
+    MindSpore writes into a private temporary folder (it accepts only plain ASCII paths and changes
+    the mode of the folder it writes an ONNX file into to 0700); the file is then copied to
+    `<file_name>.<ext>` atomically (common.imgio.atomic_write_bytes), so any path works, the output
+    folder keeps its mode and no temporary file is left next to the output.
+    """
     file_format = file_format.upper()
     if file_format not in FORMATS:
         raise ConfigError(f'--file_format must be one of {", ".join(FORMATS)}, got {file_format!r}')
@@ -32,19 +74,20 @@ def export_network(net, file_name, file_format, height, width, target):
         raise ConfigError(f'--file_format=AIR needs an Ascend device; this run is on {target} (use MINDIR or ONNX)')
     if height < 1 or width < 1:
         raise ConfigError(f'--image_height/--image_width must be positive, got {height}x{width}')
-    out = Path(f'{file_name}{FORMATS[file_format]}')
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = output_file(file_name, FORMATS[file_format])
     dummy = ms.Tensor(np.zeros((1, 1, height, width), np.float32))   # N, C, H, W
-    tmp = out.with_name(f'.{out.stem}.{os.getpid()}.tmp')            # MindSpore appends the extension
-    written = tmp.with_name(tmp.name + FORMATS[file_format])
+    private = _private_dir()
     try:
-        ms.export(net, dummy, file_name=str(tmp), file_format=file_format)
+        ms.export(net, dummy, file_name=str(private / 'srcnn'), file_format=file_format)
+        written = private / f'srcnn{FORMATS[file_format]}'             # MindSpore appends the extension
         if not written.is_file():
             raise RuntimeError(f'MindSpore export did not write {written}')
-        os.replace(written, out)
+        try:
+            atomic_write_bytes(out, written.read_bytes())
+        except OSError as err:
+            raise ConfigError(f'--file_name={file_name}: cannot write {out} ({err.strerror or err})') from None
     finally:
-        if written.exists():
-            written.unlink()
+        shutil.rmtree(private, ignore_errors=True)
     return out
 
 

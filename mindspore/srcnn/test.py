@@ -4,6 +4,8 @@ Each picture is upscaled by `scale` (no degradation first): bicubic (common.imre
 network refines the Y channel; Cb/Cr stay bicubic. The input is <data_path>/<test_pic> (or
 data_path itself when test_pic is empty). Outputs are <stem>_srcnn_x<scale>.png in --result_path;
 without it, next to a single picture (as the reference does) or in <folder>_srcnn_x<scale>/ for a folder.
+Pictures are read as 8 bits (a 16-bit file is converted, rounding half up). Two pictures of a folder
+that differ only in their extension (img.png, img.jpg) would write the same output: they are refused.
 
 Usage:
     python test.py --data_path=/pictures/bird.png --checkpoint_path=srcnn.ckpt [--result_path=out/]
@@ -15,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 
 from tqdm import tqdm  # noqa: E402
 
-from common.imgio import list_images, read_image, write_image  # noqa: E402
+from common.imgio import ImageError, list_images, read_image, write_image  # noqa: E402
 from common.imresize import imresize  # noqa: E402
+from src.dataset import check_unique_names  # noqa: E402
 from src.model_utils.config import load_config  # noqa: E402
-from src.utils import compose_sr, load_network, ms_predictor, run_cli, setup_device, y_of  # noqa: E402
+from src.utils import compose_sr, load_network, ms_predictor, output_dir, run_cli, setup_device, y_of  # noqa: E402
 
 
 def upscale(predict, img, scale):
@@ -31,14 +34,20 @@ def resolve_io(cfg):
     """(input pictures, output folder) from data_path, test_pic and result_path."""
     source = Path(cfg.data_path) / cfg.test_pic if cfg.test_pic else Path(cfg.data_path)
     if source.is_dir():
-        pictures = list_images(source)
+        try:
+            pictures = list_images(source)
+        except ImageError as err:
+            raise ImageError(f'--data_path/--test_pic: {err}') from None
         default_out = source.with_name(f'{source.name}_srcnn_x{cfg.scale}')
     elif source.is_file():
         pictures = [source]
         default_out = source.parent
     else:
         raise FileNotFoundError(f'--data_path/--test_pic: {source}: no such picture or folder')
-    return pictures, Path(cfg.result_path) if cfg.result_path else default_out
+    check_unique_names([(p.stem, p) for p in pictures], f'--data_path/--test_pic: {source}')
+    if cfg.result_path:
+        return pictures, output_dir(cfg.result_path, 'result_path')
+    return pictures, default_out
 
 
 def main(argv=None):
@@ -49,7 +58,7 @@ def main(argv=None):
     written = []
     for path in tqdm(pictures, desc='super-resolving', unit='img', disable=len(pictures) < 2):
         target = out_dir / f'{path.stem}_srcnn_x{cfg.scale}.png'
-        write_image(target, upscale(predict, read_image(path), cfg.scale))
+        write_image(target, upscale(predict, read_image(path, bits=8), cfg.scale))
         written.append(target)
     print(f'wrote {len(written)} picture(s) to {out_dir}')
     return written

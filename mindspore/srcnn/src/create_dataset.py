@@ -7,8 +7,10 @@ pixels (common.data.sliding_patches). Records: 'lr' and 'hr', float32 [1, P, P],
 <output_folder>/srcnn.mindrecord00..31 plus meta.json (parameters and patch count).
 
 The output is built in a hidden folder next to --output_folder and renamed into place when complete,
-so an interrupted run leaves nothing that looks like a dataset. An existing --output_folder is kept
-unless --overwrite=True.
+so an interrupted (even SIGKILLed) run leaves nothing that looks like a dataset, and the next run
+removes its leftover. An existing --output_folder is kept unless --overwrite=True, and even then only
+a dataset this tool built (it holds meta.json) is replaced. An output that is, contains or lies inside
+--src_folder is refused, as is a plain file.
 
 Usage:
     python src/create_dataset.py --src_folder=/dataset/train --output_folder=/dataset/mindrecord
@@ -24,10 +26,10 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from common.data import sliding_patches  # noqa: E402
-from common.imgio import IMAGE_EXTS, ImageError, building_dir, read_image  # noqa: E402
-from src.dataset import MINDRECORD_NAME, NUM_SHARDS  # noqa: E402
-from src.model_utils.config import load_config  # noqa: E402
-from src.utils import prepare_pair, run_cli  # noqa: E402
+from common.imgio import IMAGE_EXTS, ImageError, check_disjoint, read_image  # noqa: E402
+from src.dataset import META_NAME, MINDRECORD_NAME, NUM_SHARDS, shard_names  # noqa: E402
+from src.model_utils.config import ConfigError, load_config  # noqa: E402
+from src.utils import building_output, output_dir, prepare_pair, replaceable_dir, run_cli  # noqa: E402
 
 
 def list_source_images(src_folder):
@@ -70,35 +72,62 @@ def image_patches(img, scale, patch_size, stride, name='image', min_patch_std=0.
     return np.ascontiguousarray(lr, np.float32), np.ascontiguousarray(hr, np.float32)
 
 
+def check_parameters(scale, patch_size, stride):
+    """Refuse patch parameters that cannot make a dataset; one line naming the flag.
+
+    Raises:
+        ConfigError: scale < 1, patch_size < 1 or stride < 1 (or any of them not an integer).
+    """
+    for flag, value in (('scale', scale), ('patch_size', patch_size), ('stride', stride)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f'--{flag} must be a positive integer, got {value!r}')
+
+
+def check_output(output_folder, src_folder, overwrite):
+    """Refuse an output folder this tool must not create or replace; one line naming the flag.
+
+    Refused: an empty value; a plain file, or a path under one; a folder that is, contains or lies
+    inside --src_folder (common.imgio.check_disjoint); an existing folder unless --overwrite=True;
+    and, even then, a folder without this tool's meta.json (not a dataset it built). An existing
+    empty folder is used (src.utils.replaceable_dir).
+    """
+    out = output_dir(output_folder, 'output_folder')
+    check_disjoint(out, src_folder, '--output_folder', '--src_folder')
+    return replaceable_dir(out, 'output_folder', META_NAME, 'create_dataset.py', overwrite=overwrite)
+
+
 def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=99, overwrite=False,
                      progress=True, min_patch_std=0.0):
     """Write the sharded mindrecord; returns the number of patches.
 
+    The dataset is built in a hidden `.<name>.building-<pid>-<hex>` folder next to output_folder
+    (common.imgio.building_dir) and swapped into place when complete, with meta.json written last as
+    the mark of a complete dataset of this tool: a killed run leaves nothing at output_folder (or the
+    complete old dataset), and the next run removes the dead building folder.
+
     Args:
         src_folder (str | Path): Training images.
-        output_folder (str | Path): Folder to create (refused if it exists, unless overwrite).
+        output_folder (str | Path): Folder to create (see :func:`check_output` for what is refused).
         scale (int): Upscaling factor. Default: 2.
         patch_size (int): Patch side. Default: 33.
         stride (int): Patch stride. Default: 99 (the reference; the paper uses 14).
-        overwrite (bool): Replace an existing output_folder. Default: False.
+        overwrite (bool): Replace an existing dataset built by this tool. Default: False.
         progress (bool): Show a progress bar. Default: True.
         min_patch_std (float): Drop patches whose HR Y std is below this. Default: 0.0 (keep all,
             as the reference).
     """
     from mindspore.mindrecord import FileWriter
-    if not str(output_folder):
-        raise FileNotFoundError('--output_folder is empty; give the folder to create')
-    if Path(output_folder).exists() and not overwrite:
-        raise FileExistsError(f'--output_folder={output_folder} already exists (pass --overwrite=True to replace it)')
+    check_parameters(scale, patch_size, stride)
+    out = check_output(output_folder, src_folder, overwrite)
     images = list_source_images(src_folder)
     total, skipped = 0, []
-    with building_dir(output_folder, overwrite=overwrite) as tmp:
+    with building_output(out, META_NAME, overwrite=overwrite) as tmp:
         writer = FileWriter(str(tmp / MINDRECORD_NAME), shard_num=NUM_SHARDS, overwrite=False)
         shape = [1, patch_size, patch_size]
         writer.add_schema({'lr': {'type': 'float32', 'shape': shape},
                            'hr': {'type': 'float32', 'shape': shape}}, 'srcnn')
         for path in tqdm(images, desc='patches', unit='img', disable=not progress):
-            lr, hr = image_patches(read_image(path), scale, patch_size, stride, name=str(path),
+            lr, hr = image_patches(read_image(path, bits=8), scale, patch_size, stride, name=str(path),
                                    min_patch_std=min_patch_std)
             if len(lr) == 0:
                 skipped.append(path.name)
@@ -109,11 +138,12 @@ def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=9
             raise ValueError(f'--src_folder={src_folder}: no patches (no image is at least {patch_size} px '
                              f'on both sides, or all patches are flatter than min_patch_std={min_patch_std})')
         writer.commit()
+        sizes = {name: (tmp / name).stat().st_size for name in shard_names() if not name.endswith('.db')}
         meta = {'patches': total, 'images': len(images) - len(skipped), 'skipped_images': skipped,
                 'scale': scale, 'patch_size': patch_size, 'stride': stride, 'min_patch_std': min_patch_std,
-                'shards': NUM_SHARDS,
+                'shards': NUM_SHARDS, 'file_sizes': sizes,
                 'src_folder': str(Path(src_folder).resolve())}
-        (tmp / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
+        (tmp / META_NAME).write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
     if skipped:
         print(f'skipped {len(skipped)} image(s) giving no patch (smaller than {patch_size} px or flat): '
               f'{", ".join(skipped[:5])}')

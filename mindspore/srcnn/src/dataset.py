@@ -4,22 +4,68 @@ Training reads what `src/create_dataset.py` wrote: records of 'lr' (bicubic-upsc
 (Y) patches, float32 [1, P, P] in [0, 1]. Evaluation reads HR images (a folder, a picture, or a
 Set5-layout root holding HR/x{scale}/) and optionally the given LR inputs (Set5 LR_bicubic/x{scale}).
 """
+import json
 import os
 from pathlib import Path
 
+from common.evaluate import image_keys
 from common.imgio import ImageError, list_images, read_image
 
 MINDRECORD_NAME = 'srcnn.mindrecord'
 NUM_SHARDS = 32
+META_NAME = 'meta.json'       # written last by src/create_dataset.py: marks a complete dataset
+
+
+def shard_names():
+    """The file names FileWriter gives the shards: srcnn.mindrecord00..31 and their .db index files."""
+    names = [f'{MINDRECORD_NAME}{i:02d}' for i in range(NUM_SHARDS)]
+    return names + [f'{name}.db' for name in names]
 
 
 def first_shard(data_path):
-    """`<data_path>/srcnn.mindrecord00`, the file MindDataset opens (it finds the other shards)."""
-    path = Path(data_path) / f'{MINDRECORD_NAME}00'
+    """`<data_path>/srcnn.mindrecord00`, the file MindDataset opens (it finds the other shards); checked
+    first by :func:`check_shards`."""
+    folder = Path(data_path)
+    path = folder / f'{MINDRECORD_NAME}00'
     if not path.is_file():
         raise FileNotFoundError(f'--data_path={data_path}: no {path.name} there; build it with '
                                 f'src/create_dataset.py --src_folder=... --output_folder={data_path}')
+    check_shards(folder)
     return path
+
+
+def check_shards(data_path):
+    """Check a mindrecord folder before MindSpore reads it; one error line naming the file.
+
+    Every shard and index file must be there, and where meta.json (of src/create_dataset.py) records
+    the shard sizes ('file_sizes'), each shard must have its recorded size. A truncated shard keeps
+    its index, so MindSpore counts its records as usual and fails only when it reads them, deep in
+    the data pipeline; its size gives it away at once.
+
+    Args:
+        data_path (str | Path): The mindrecord folder.
+
+    Raises:
+        FileNotFoundError: A shard or index file is missing.
+        ValueError: A shard whose size differs from meta.json's record, or a meta.json that is not JSON.
+    """
+    folder = Path(data_path)
+    missing = [name for name in shard_names() if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f'--data_path={data_path}: incomplete mindrecord, missing {", ".join(missing[:4])}'
+                                + (f' and {len(missing) - 4} more' if len(missing) > 4 else ''))
+    meta_path = folder / META_NAME
+    if not meta_path.is_file():
+        return
+    try:
+        sizes = json.loads(meta_path.read_text(encoding='utf-8')).get('file_sizes', {})
+    except (ValueError, AttributeError):
+        raise ValueError(f'--data_path={data_path}: {META_NAME} is not valid JSON') from None
+    for name, size in sorted(sizes.items()):
+        actual = (folder / name).stat().st_size if (folder / name).is_file() else None
+        if actual != size:
+            raise ValueError(f'--data_path={data_path}: {name} has {actual} bytes, {META_NAME} records {size} '
+                             f'(truncated or replaced; rebuild with src/create_dataset.py)')
 
 
 def create_train_dataset(data_path, batch_size=16, shard_id=0, num_shard=1, shuffle=True,
@@ -53,31 +99,115 @@ def _hr_folder(data_path, scale):
     return layout if layout.is_dir() else data_path
 
 
-def list_eval_images(data_path, scale, lr_path=''):
+def check_unique_names(named, what):
+    """Refuse two files that would share one output name (e.g. img.png and img.jpg).
+
+    This model's tools name their outputs and result rows after the image, without its extension, so
+    two such files would overwrite each other's outputs; they are refused, not renamed.
+
+    Args:
+        named (list[tuple[str, Path]]): (name, path) per input file.
+        what (str): How to name the input in the message, e.g. '--data_path=/data/Set5'.
+
+    Raises:
+        ValueError: One line listing the colliding files.
+    """
+    by_name = {}
+    for name, path in named:
+        by_name.setdefault(name, []).append(Path(path).name)
+    clashes = [f"{' and '.join(files)} (both '{name}')" for name, files in sorted(by_name.items()) if len(files) > 1]
+    if clashes:
+        raise ValueError(f'{what}: files whose outputs would overwrite each other: {"; ".join(clashes)}; '
+                         f'rename or remove one of each')
+
+
+def pair_by_name(hr_paths, lr_paths, scale, hr_what, lr_what):
+    """Pair HR images with given LR images by image name.
+
+    The name of a file is its stem without a trailing '_<tag>_x{scale}' or 'x{scale}' (the naming of
+    common.evaluate.image_keys): baby_HR_x2.png, baby_LRBI_x2.png, baby_LR_x2.png and baby.png are all
+    'baby'; 0801x2.png is '0801'. The most specific name is tried first.
+
+    Args:
+        hr_paths (list[Path]): HR images.
+        lr_paths (list[Path]): LR images.
+        scale (int): The SR scale.
+        hr_what (str): How to name the HR input in messages (e.g. '--data_path=...').
+        lr_what (str): How to name the LR input in messages (e.g. '--lr_path=...').
+
+    Returns:
+        list[Path]: The LR partner of each HR image, in the order of `hr_paths`.
+
+    Raises:
+        ValueError: One line listing the HR images without a partner, the names matching several
+            files, and the LR images left over.
+    """
+    index = {}
+    for path in lr_paths:
+        for key in image_keys(path.stem, scale):
+            index.setdefault(key, []).append(path)
+    partners, claimed, problems = [], {}, []
+    for hr in hr_paths:
+        found = next((index[key] for key in image_keys(hr.stem, scale) if key in index), [])
+        if len(found) != 1:
+            problems.append(f'{hr.name} matches ' + (' and '.join(p.name for p in found) if found else 'no LR image'))
+            continue
+        if found[0] in claimed:
+            problems.append(f'{claimed[found[0]]} and {hr.name} both match {found[0].name}')
+        claimed[found[0]] = hr.name
+        partners.append(found[0])
+    extra = [p.name for p in lr_paths if p not in claimed]
+    if extra:
+        problems.append(f'no HR image for {", ".join(extra)}')
+    if problems:
+        raise ValueError(f'cannot pair {lr_what} with {hr_what} by name at x{scale}: {"; ".join(problems)}')
+    return partners
+
+
+def list_eval_images(data_path, scale, lr_path='', data_flag='data_path', lr_flag='lr_path'):
     """Pair HR images with their LR inputs.
 
     Args:
         data_path (str | Path): HR image, HR folder, or Set5-layout root (uses HR/x{scale}).
         scale (int): Upscaling factor.
-        lr_path (str | Path): Folder of given LR images, matched to the HR images in sorted order
-            (baby_HR_x2.png <-> baby_LRBI_x2.png); '' to make LR with MATLAB bicubic. Default: ''.
+        lr_path (str | Path): Folder of given LR images, paired with the HR images by name
+            (:func:`pair_by_name`: baby_HR_x2.png <-> baby_LRBI_x2.png); '' to make LR with MATLAB
+            bicubic. Default: ''.
+        data_flag (str): The flag naming data_path in messages. Default: 'data_path'.
+        lr_flag (str): The flag naming lr_path in messages. Default: 'lr_path'.
 
     Returns:
-        list[tuple[str, Path, Path | None]]: (name, hr_path, lr_path or None).
+        list[tuple[str, Path, Path | None]]: (name, hr_path, lr_path or None); the names are unique.
+
+    Raises:
+        FileNotFoundError: data_path does not exist.
+        ValueError: Unpairable LR images, or two HR images with one name (:func:`check_unique_names`).
     """
     folder = _hr_folder(data_path, scale)
     if folder.is_file():
         hr_paths = [folder]
     elif folder.is_dir():
-        hr_paths = list_images(folder)
+        hr_paths = _listed(folder, data_flag)
     else:
-        raise FileNotFoundError(f'--data_path={data_path}: no such file or folder')
+        raise FileNotFoundError(f'--{data_flag}={data_path}: no such file or folder')
+    names = [_short_name(hr, scale) for hr in hr_paths]
+    check_unique_names(list(zip(names, hr_paths)), f'--{data_flag}={data_path}')
     lr_paths = [None] * len(hr_paths)
     if lr_path:
-        lr_paths = list_images(lr_path)
-        if len(lr_paths) != len(hr_paths):
-            raise ImageError(f'--lr_path={lr_path}: {len(lr_paths)} images, but {folder} has {len(hr_paths)}')
-    return [(_short_name(hr, scale), hr, lr) for hr, lr in zip(hr_paths, lr_paths)]
+        lr_folder = Path(lr_path)
+        if not lr_folder.is_dir():
+            raise FileNotFoundError(f'--{lr_flag}={lr_path}: no such folder')
+        lr_paths = pair_by_name(hr_paths, _listed(lr_folder, lr_flag), scale, f'--{data_flag}={data_path}',
+                                f'--{lr_flag}={lr_path}')
+    return [(name, hr, lr) for name, hr, lr in zip(names, hr_paths, lr_paths)]
+
+
+def _listed(folder, flag):
+    """list_images(folder), its error naming the flag."""
+    try:
+        return list_images(folder)
+    except ImageError as err:
+        raise ImageError(f'--{flag}={err}') from None
 
 
 def _short_name(path, scale):
@@ -88,5 +218,9 @@ def _short_name(path, scale):
 
 
 def load_eval_images(items):
-    """Read (name, hr_path, lr_path) items into (name, hr BGR uint8, lr BGR uint8 or None)."""
-    return [(name, read_image(hr), None if lr is None else read_image(lr)) for name, hr, lr in items]
+    """Read (name, hr_path, lr_path) items into (name, hr BGR uint8, lr BGR uint8 or None).
+
+    Every image is read as 8 bits (a 16-bit file is converted by common.imgio, rounding half up), the
+    one bit-depth policy of this model's tools.
+    """
+    return [(name, read_image(hr, bits=8), None if lr is None else read_image(lr, bits=8)) for name, hr, lr in items]

@@ -6,6 +6,7 @@ upscaled LR, on [0, 1]. The SR image is that Y replaced by the network output, w
 image's Cb/Cr, converted back to BGR and quantised to uint8.
 """
 import contextlib
+import json
 import os
 import re
 import sys
@@ -16,9 +17,9 @@ import numpy as np
 
 from common.color import bgr2ycbcr, to_y_channel, ycbcr2bgr
 from common.data import bicubic_lr, modcrop
-from common.imgio import ImageError, float2uint8
+from common.imgio import ImageError, building_dir, float2uint8
 from common.imresize import imresize
-from common.inference import tiled_predict
+from common.inference import tile_layout
 from src.model_utils.config import ConfigError
 from src.srcnn import SRCNN
 
@@ -172,21 +173,164 @@ def require_file(path, flag):
     if not path:
         raise FileNotFoundError(f'--{flag} is empty; give a file')
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f'--{flag}={path}: is a folder, expected a file')
     if not path.is_file():
         raise FileNotFoundError(f'--{flag}={path}: no such file')
     return path
 
 
+def _blocking_file(path):
+    """The nearest existing ancestor of `path` (or `path` itself) when it is not a folder, else None."""
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def output_dir(path, flag):
+    """Check that `path` can be a folder this tool creates or fills; returns it as a Path.
+
+    Refused, with one line naming the flag: an empty value, a path that is a plain file, or a path
+    under a plain file (which no one can create, root included).
+
+    Args:
+        path (str | Path): The output folder (need not exist).
+        flag (str): Its command line flag, without the dashes.
+
+    Raises:
+        ConfigError: For the cases above.
+    """
+    if not str(path):
+        raise ConfigError(f'--{flag} is empty; give an output folder')
+    path = Path(path)
+    blocker = _blocking_file(path)
+    if blocker == path:
+        raise ConfigError(f'--{flag}={path}: is a file, expected a folder')
+    if blocker is not None:
+        raise ConfigError(f'--{flag}={path}: cannot create it, {blocker} is a file, not a folder')
+    return path
+
+
+def make_output_dir(path, flag):
+    """:func:`output_dir`, then create the folder; an OSError becomes one line naming the flag."""
+    path = output_dir(path, flag)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f'--{flag}={path}: cannot create it ({err.strerror or err})') from None
+    return path
+
+
+def replaceable_dir(path, flag, marker, tool, overwrite=True):
+    """Check an output folder that a tool builds whole (:func:`building_output`); returns it as a Path.
+
+    On top of :func:`output_dir`: an existing folder is refused unless `overwrite`, and refused in
+    any case unless it holds `marker`, the file this tool writes last into the folders it builds. So
+    only the tool's own earlier output is ever replaced. An existing empty folder is accepted.
+
+    Args:
+        path (str | Path): The output folder.
+        flag (str): Its command line flag, without the dashes.
+        marker (str): The tool's marker file name (e.g. 'meta.json').
+        tool (str): The tool's name, for the message (e.g. 'preprocess.py').
+        overwrite (bool): Whether an earlier output of the tool may be replaced. Default: True.
+
+    Raises:
+        ConfigError: See :func:`output_dir`.
+        FileExistsError: An existing folder that may not be replaced.
+    """
+    out = output_dir(path, flag)
+    if _is_empty_dir(out) or not (out.exists() or out.is_symlink()):
+        return out
+    if not overwrite:
+        raise FileExistsError(f'--{flag}={out} already exists (pass --overwrite=True to replace it)')
+    if not (out / marker).is_file():
+        raise FileExistsError(f'--{flag}={out}: exists and is not an output of {tool} (no {marker} in it); '
+                              f'not replacing it: remove it yourself or choose another folder')
+    return out
+
+
+def _is_empty_dir(path):
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
+@contextlib.contextmanager
+def building_output(out, marker, overwrite=True):
+    """common.imgio.building_dir for a folder checked by :func:`replaceable_dir`.
+
+    An existing empty folder there is removed first (nothing to lose); otherwise the folder is built
+    hidden next to `out` and swapped into place when the body returns, the marker written last by
+    the body marking it complete.
+
+    Args:
+        out (Path): The checked output folder.
+        marker (str): The tool's marker file name.
+        overwrite (bool): Replace an earlier output holding the marker. Default: True.
+
+    Yields:
+        Path: The hidden folder to fill.
+    """
+    if _is_empty_dir(out):
+        out.rmdir()
+    with building_dir(out, overwrite=overwrite, marker=marker) as tmp:
+        yield tmp
+
+
+# The offline flow's marker files, written last into the folders its steps build.
+PREPROCESS_MARKER = 'preprocess.json'
+INFER_MARKER = 'infer.json'
+PREPROCESS_KEYS = ('run_id', 'input_shape', 'images', 'inputs')   # what infer/postprocess read
+
+
+def read_marker(folder, marker, flag, tool, keys):
+    """The JSON marker a tool wrote last into an output folder it built.
+
+    Args:
+        folder (str | Path): The folder.
+        marker (str): The marker's file name.
+        flag (str): The flag that named the folder, without the dashes.
+        tool (str): The tool that builds such folders (for the message).
+        keys (tuple[str]): Keys the marker must have.
+
+    Returns:
+        dict: The marker.
+
+    Raises:
+        FileNotFoundError: No marker: not a (complete) output of the tool.
+        ValueError: A marker that is not JSON or lacks a key.
+    """
+    path = Path(folder) / marker
+    if not path.is_file():
+        raise FileNotFoundError(f'--{flag}={folder}: no {marker} there, not a (complete) output of {tool}; '
+                                f'run {tool} first')
+    try:
+        record = json.loads(path.read_text(encoding='utf-8'))
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not all(k in record for k in keys):
+        raise ValueError(f'--{flag}={folder}: {marker} is corrupt; run {tool} again')
+    return record
+
+
 # --- inference ------------------------------------------------------------------------------
 
 def load_network(checkpoint_path, flag='checkpoint_path'):
-    """An SRCNN with the weights of `checkpoint_path`, in inference mode."""
+    """An SRCNN with the weights of `checkpoint_path`, in inference mode.
+
+    Raises:
+        FileNotFoundError: No such file (the message names the flag and the file).
+        ValueError: An empty, corrupt or foreign checkpoint (the message names the flag and the file).
+    """
     path = require_file(checkpoint_path, flag)
+    if path.stat().st_size == 0:
+        raise ValueError(f'--{flag}={path}: empty file (0 bytes), not a MindSpore checkpoint')
     net = SRCNN()
     try:
         params = ms.load_checkpoint(str(path))
-    except (RuntimeError, ValueError) as err:
-        raise ValueError(f'--{flag}={path}: not a readable MindSpore checkpoint ({str(err).splitlines()[0]})') from None
+    except Exception as err:  # MindSpore raises ValueError, RuntimeError or protobuf errors here
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f'--{flag}={path}: not a readable MindSpore checkpoint ({reason})') from None
     missing, _ = ms.load_param_into_net(net, params)
     if missing:
         raise ValueError(f'--{flag}={path}: checkpoint lacks SRCNN parameters {missing}')
@@ -202,42 +346,113 @@ def ms_predictor(net):
     return predict
 
 
-def static_predictor(run, height, width, overlap=16):
-    """Adapt a fixed-input-shape model to any image size.
+RECEPTIVE_RADIUS = 8                    # 9x9, 5x5, 5x5 convolutions: 4 + 2 + 2 pixels
+TILE_OVERLAP = 2 * RECEPTIVE_RADIUS     # kept pixels lie >= overlap // 2 px from an inner tile edge
 
-    Images up to height x width are zero-padded at the bottom/right (the padding slightly changes
-    the outputs within a few pixels of those two edges: SRCNN's receptive field radius is 8);
-    larger images are split into overlapping tiles (common.inference.tiled_predict), which is exact
-    because `overlap` // 2 >= 8.
+
+def static_tiles(height, width, tile_h, tile_w):
+    """Tiles of a fixed model input shape covering a height x width image (one layout for every tool).
+
+    Along an axis where the image is at least the tile length, the tiles lie inside the image, the
+    first at 0 and the last flush with the far border, neighbours overlapping by at least
+    TILE_OVERLAP (16) pixels (common.inference.tile_layout); every kept pixel is at least 8 px (SRCNN's
+    receptive-field radius) from an inner tile edge, so the assembled output equals whole-image
+    inference. Along an axis where the image is shorter than the tile, there is one tile at 0, and
+    the model input is zero-padded past the image's far border (see :func:`cut_tile`).
+
+    Args:
+        height (int): Image height.
+        width (int): Image width.
+        tile_h (int): Model input height.
+        tile_w (int): Model input width.
+
+    Returns:
+        list[dict]: Per tile, in row-major order: 'y0', 'x0' (top-left corner of the model input in
+        image coordinates) and 'keep_y0', 'keep_y1', 'keep_x0', 'keep_x1' (the part of the output it
+        contributes; the kept parts partition the image).
+
+    Raises:
+        ValueError: A tile length of TILE_OVERLAP or less along an axis that needs several tiles
+            (neighbours could not overlap enough for an exact result).
+    """
+    axes = []
+    for size, tile, name in ((height, tile_h, 'height'), (width, tile_w, 'width')):
+        if tile < 1 or size < 1:
+            raise ValueError(f'static_tiles: need positive sizes, got image {height}x{width}, tile {tile_h}x{tile_w}')
+        if size > tile and tile <= TILE_OVERLAP:
+            raise ValueError(f'the model input {name} {tile} is too small to tile a {height}x{width} image '
+                             f'exactly: it must exceed {TILE_OVERLAP} px (export a larger shape)')
+        axes.append(tile_layout(size, tile, TILE_OVERLAP if size > tile else 0))
+    rows, cols = axes
+    return [{'y0': y0, 'x0': x0, 'keep_y0': ky0, 'keep_y1': ky1, 'keep_x0': kx0, 'keep_x1': kx1}
+            for y0, ky0, ky1 in rows for x0, kx0, kx1 in cols]
+
+
+def cut_tile(y, tile, tile_h, tile_w):
+    """The model input of one tile: float32 (tile_h, tile_w), zero past the image's far borders."""
+    buf = np.zeros((tile_h, tile_w), np.float32)
+    part = y[tile['y0']:tile['y0'] + tile_h, tile['x0']:tile['x0'] + tile_w]
+    buf[:part.shape[0], :part.shape[1]] = part
+    return buf
+
+
+def paste_tile(out, pred, tile):
+    """Copy the kept part of one tile's model output `pred` (tile_h, tile_w) into `out` (H, W)."""
+    ys, xs = slice(tile['keep_y0'], tile['keep_y1']), slice(tile['keep_x0'], tile['keep_x1'])
+    out[ys, xs] = pred[tile['keep_y0'] - tile['y0']:tile['keep_y1'] - tile['y0'],
+                       tile['keep_x0'] - tile['x0']:tile['keep_x1'] - tile['x0']]
+
+
+def static_predictor(run, height, width):
+    """Adapt a fixed-input-shape model to any image size, with the tiles of :func:`static_tiles`.
+
+    An image at least height x width is covered by tiles inside it (exact: equals whole-image
+    inference up to float rounding). Along an axis where the image is shorter, the model input is
+    zero-padded past the image's far border; that padding changes the outputs only within 8 px
+    (SRCNN's receptive-field radius) of that border, as the model sees the padding instead of its
+    own per-layer zero padding there.
 
     Args:
         run (callable): float32 (height, width) -> (height, width) model output.
         height (int): The model's input height.
         width (int): The model's input width.
-        overlap (int): Tile overlap in pixels. Default: 16.
-    """
-    def padded(y):
-        h, w = y.shape
-        buf = np.zeros((height, width), np.float32)
-        buf[:h, :w] = y
-        return np.asarray(run(buf)).reshape(height, width)[:h, :w]
 
+    Returns:
+        callable: predict(Y (H, W)) -> float32 (H, W).
+    """
     def predict(y):
-        if y.shape[0] <= height and y.shape[1] <= width:
-            return padded(y)
-        return tiled_predict(padded, y, 1, tile=min(height, width), overlap=overlap)
+        out = np.empty(y.shape, np.float32)
+        for tile in static_tiles(y.shape[0], y.shape[1], height, width):
+            pred = np.asarray(run(cut_tile(y, tile, height, width)), np.float32).reshape(height, width)
+            paste_tile(out, pred, tile)
+        return out
     return predict
 
 
 # --- command line -----------------------------------------------------------------------------
 
+def error_line(err):
+    """The one line an expected failure prints after 'error: '.
+
+    An OSError raised by the system (no message of ours) reads '<file>: <reason>'.
+    """
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        target = f'{err.filename} -> {err.filename2}' if err.filename2 else f'{err.filename}'
+        return f'{target}: {err.strerror}'
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def run_cli(main):
-    """Run `main()`; expected failures print one 'error: ...' line and exit with status 2."""
+    """Run `main()`; expected failures print one 'error: ...' line and exit with status 2.
+
+    Expected failures: bad flags or configuration (ConfigError, ValueError), bad images (ImageError)
+    and file system errors (OSError: missing files, full disk, no permission, ...).
+    """
     try:
         main()
-    except (ConfigError, ImageError, FileNotFoundError, FileExistsError, ValueError) as err:
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f'error: {msg}', file=sys.stderr)
+    except (ConfigError, ImageError, OSError, ValueError) as err:
+        print(f'error: {error_line(err)}', file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print('error: interrupted', file=sys.stderr)
