@@ -1,14 +1,15 @@
-"""SRCNN bench: build the sample training set, train for a fixed wall-clock budget on CPU, evaluate, record.
+"""SRCNN bench: build the sample training set, train a fixed number of steps from a fixed seed on CPU, evaluate, record.
 
 Steps: ensure the sample data (common.sample_data); build the mindrecord from
 datasets/sample/DIV2K/DIV2K_train_HR with the bench preset (bench.yaml, applied over config.yaml);
-measure this machine's dense convolution throughput in MindSpore; train (train.py) until the budget
-is spent; evaluate Set5 x2 (shared data, when present: the authors' LR inputs, and LR made from HR
+measure this machine's dense convolution throughput in MindSpore; train (train.py) for the preset's
+max_steps (a step count, not a time budget, so a re-run on any CPU reproduces the record's numbers);
+evaluate Set5 x2 (shared data, when present: the authors' LR inputs, and LR made from HR
 by common.imresize) and SampleTest x2, each with the bicubic baseline of the same run; time inference;
 write the result record (common.records) and print the ModelZoo summary lines.
 
 Usage:
-    python mindspore/srcnn/bench.py --out results/srcnn_bench.json [--budget_sec 420]
+    python mindspore/srcnn/bench.py --out results/srcnn_bench.json [--max_steps 3000]
 """
 import sys
 from pathlib import Path
@@ -20,9 +21,9 @@ import shutil  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
 from common import paths, records  # noqa: E402
+from common.config import load_checked  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
 from common.visual import detail_box, side_by_side  # noqa: E402
 from src.create_dataset import build_mindrecord  # noqa: E402
@@ -41,14 +42,13 @@ PRESET = HERE / 'bench.yaml'
 COMMAND = 'make bench MODEL=srcnn'
 
 
-def preset_argv(preset_path, work_dir, budget_sec):
-    """config.yaml overridden by the preset file, as --key=value flags (unknown keys are rejected)."""
-    with open(preset_path, encoding='utf-8') as f:
-        preset = yaml.safe_load(f) or {}
+def preset_argv(preset_path, work_dir, max_steps):
+    """config.yaml overridden by the preset file, as --key=value flags (keys checked against config.yaml)."""
+    preset = load_checked(preset_path, HERE / 'config.yaml', flag='--preset', require_all=False)[0]
     preset.update({'data_path': str(work_dir / 'mindrecord'), 'output_path': str(work_dir / 'train'),
                    'device_target': 'CPU'})
-    if budget_sec is not None:
-        preset['max_train_seconds'] = budget_sec
+    if max_steps is not None:
+        preset['max_steps'] = max_steps
     return [f'--{k}={v}' for k, v in preset.items()]
 
 
@@ -106,7 +106,7 @@ def write_comparisons(folder, set_name, images, result, scale, crop=64, zoom=3):
     print(f'side-by-side comparisons: {folder}', flush=True)
 
 
-def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
+def run_bench(out, max_steps=None, preset=PRESET, work_dir=None):
     """The whole bench; returns the record."""
     e2e_start = time.time()
     work_dir = Path(work_dir or paths.REPO_ROOT / 'outputs' / 'srcnn_bench')
@@ -114,9 +114,9 @@ def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
     for old in work_dir.glob('srcnn_bs*_1p_*'):                 # its ModelZoo case files
         old.unlink()
     ensure_sample_data(paths.SAMPLE_DATA_DIR)
-    cfg = load_config(preset_argv(preset, work_dir, budget_sec), description='bench preset')
-    if cfg.max_train_seconds <= 0:
-        raise ConfigError('bench needs a positive training budget (--budget_sec or max_train_seconds in bench.yaml)')
+    cfg = load_config(preset_argv(preset, work_dir, max_steps), description='bench preset')
+    if cfg.max_steps <= 0 or cfg.max_train_seconds:
+        raise ConfigError(f'{preset}: a bench trains a fixed step count: set max_steps > 0 and no max_train_seconds')
     train_dir = paths.SAMPLE_DATA_DIR / 'DIV2K' / 'DIV2K_train_HR'
     patches = build_mindrecord(train_dir, cfg.data_path, scale=cfg.scale, patch_size=cfg.patch_size,
                                stride=cfg.stride, overwrite=True, min_patch_std=cfg.min_patch_std, progress=False)
@@ -149,7 +149,7 @@ def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
     pps = summary['patches_per_sec'] or 0.0
     train_gflops = train_flops_per_patch(net, cfg.patch_size) * pps / 1e9
     record['train'] = {
-        'seconds': summary['seconds'], 'budget_sec': float(cfg.max_train_seconds), 'steps': summary['steps_run'],
+        'seconds': summary['seconds'], 'max_steps': cfg.max_steps, 'steps': summary['steps_run'], 'seed': cfg.seed,
         'epochs': summary['steps_run'] / summary['steps_per_epoch'], 'patches': summary['steps_run'] * cfg.batch_size,
         'dataset_patches': patches, 'patches_per_sec': pps, 'batch_size': cfg.batch_size,
         'final_loss': summary['final_loss'],
@@ -177,12 +177,12 @@ def run_bench(out, budget_sec=None, preset=PRESET, work_dir=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out', required=True, help='result record (JSON) to write, e.g. results/srcnn_bench.json')
-    parser.add_argument('--budget_sec', type=float, default=None,
-                        help='training wall-clock budget in seconds (default: max_train_seconds of bench.yaml)')
+    parser.add_argument('--max_steps', type=int, default=None,
+                        help='training steps (default: max_steps of bench.yaml; the record is only comparable at that)')
     parser.add_argument('--preset', default=str(PRESET), help='bench preset YAML (keys of config.yaml)')
     parser.add_argument('--work_dir', default=None, help='scratch folder (default: outputs/srcnn_bench)')
     args = parser.parse_args(argv)
-    run_bench(args.out, args.budget_sec, Path(args.preset), args.work_dir)
+    run_bench(args.out, args.max_steps, Path(args.preset), args.work_dir)
 
 
 if __name__ == '__main__':

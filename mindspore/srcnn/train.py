@@ -28,7 +28,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
-from src.train_data import open_train_set, train_batches  # noqa: E402
+from src.dataset import open_train_set, train_batches  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.srcnn import SRCNN, identity_init  # noqa: E402
 from src.train_log import TrainLogger  # noqa: E402

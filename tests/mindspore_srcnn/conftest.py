@@ -19,7 +19,7 @@ import pytest
 from common import paths
 
 SRCNN_DIR = paths.REPO_ROOT / 'mindspore' / 'srcnn'
-SRC_MODULES = ['srcnn', 'utils', 'dataset', 'create_dataset', 'metric', 'train_log', 'train_data', 'model_utils.config']
+SRC_MODULES = ['srcnn', 'utils', 'dataset', 'create_dataset', 'metric', 'train_log', 'model_utils.config']
 ENTRY_SCRIPTS = ['train', 'eval', 'test', 'export', 'eval_onnx', 'preprocess', 'infer_mindir', 'postprocess']
 
 

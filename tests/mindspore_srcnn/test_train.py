@@ -249,7 +249,7 @@ def test_a_truncated_shard_is_one_error_line(srcnn, records_dir, tmp_path, run_m
     shutil.copytree(records_dir, broken)
     shard = broken / 'srcnn.mindrecord00'
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 3])
-    with pytest.raises(ValueError, match=f'--data_path={broken}: cannot read the mindrecord|meta.json lists'):
+    with pytest.raises(ValueError, match=f'--data_path={broken}: srcnn.mindrecord00 has \d+ bytes, meta.json records'):
         run_main(srcnn.train, {'data_path': broken, 'output_path': tmp_path / 'out', 'batch_size': 4})
     assert not (tmp_path / 'out' / 'ckpt_0').exists()
 

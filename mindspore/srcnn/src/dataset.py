@@ -1,9 +1,12 @@
 """Datasets: the training mindrecord reader and the evaluation image sets.
 
 Training reads what `src/create_dataset.py` wrote: records of 'lr' (bicubic-upscaled Y) and 'hr'
-(Y) patches, float32 [1, P, P] in [0, 1]. Evaluation reads HR images (a folder, a picture, or a
+(Y) patches, float32 [1, P, P] in [0, 1]. Batches follow an explicit index order (MindDataset with
+a SubsetSampler), so the training loop decides the order of every epoch (common.runs.epoch_order)
+and a resumed run skips exactly the batches it already did. Evaluation reads HR images (a folder, a picture, or a
 Set5-layout root holding HR/x{scale}/) and optionally the given LR inputs (Set5 LR_bicubic/x{scale}).
 """
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -68,28 +71,75 @@ def check_shards(data_path):
                              f'(truncated or replaced; rebuild with src/create_dataset.py)')
 
 
-def create_train_dataset(data_path, batch_size=16, shard_id=0, num_shard=1, shuffle=True,
-                         num_parallel_workers=8):
-    """The training dataset: shuffled batches of (lr, hr) patches.
+def _read_error(data_path, err):
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ValueError(f'--data_path={data_path}: cannot read the mindrecord (truncated or corrupt shard?): {first}')
+
+
+def open_train_set(data_path, scale, patch_size):
+    """Check the mindrecord against the training options; returns what the reader needs.
 
     Args:
-        data_path (str | Path): Folder holding srcnn.mindrecord00..31.
-        batch_size (int): Patches per batch; the last incomplete batch is dropped. Default: 16.
-        shard_id (int): This device's rank. Default: 0.
-        num_shard (int): Number of devices. Default: 1.
-        shuffle (bool): Shuffle every epoch. Default: True.
-        num_parallel_workers (int): Reader workers, capped at the CPU count. Default: 8 (the reference).
+        data_path (str | Path): Folder holding srcnn.mindrecord00..31 (and meta.json).
+        scale (int): The --scale of this training; must equal the dataset's.
+        patch_size (int): The --patch_size of this training; must equal the dataset's.
 
     Returns:
-        mindspore.dataset.MindDataset: Batches of 'lr', 'hr' float32 [N, 1, P, P].
+        dict: 'file' (the first shard), 'patches' (count), 'meta' (meta.json or None) and
+        'fingerprint' (identifies the dataset in a run's identity).
+
+    Raises:
+        FileNotFoundError: A missing shard.
+        ValueError: Options that differ from meta.json, or a truncated or unreadable shard.
     """
     import mindspore.dataset as ds
+    data_path = Path(data_path)
+    first = first_shard(data_path)          # every shard there, each of its recorded size
+    meta_path = data_path / META_NAME
+    meta = None
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding='utf-8'))
+        except ValueError as err:
+            raise ValueError(f'{meta_path}: not valid JSON ({err})') from None
+        for key, value in (('scale', scale), ('patch_size', patch_size)):
+            if key in meta and meta[key] != value:
+                raise ValueError(f'--{key}={value} differs from the mindrecord\'s {key} {meta[key]} ({meta_path}); '
+                                 f'train with --{key}={meta[key]} or rebuild the data with --{key}={value}')
+    try:
+        patches = ds.MindDataset(str(first), columns_list=['lr', 'hr'], shuffle=False).get_dataset_size()
+    except (RuntimeError, ValueError, OSError) as err:
+        raise _read_error(data_path, err) from None
+    if meta is not None and meta.get('patches') not in (None, patches):
+        raise ValueError(f"--data_path={data_path}: meta.json lists {meta['patches']} patches but the shards hold "
+                         f'{patches} (a missing or truncated shard?)')
+    if meta is not None:
+        fingerprint = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
+    else:
+        sizes = sorted((p.name, p.stat().st_size) for p in data_path.glob(f'{MINDRECORD_NAME}*'))
+        fingerprint = hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]
+    return {'file': first, 'patches': patches, 'meta': meta, 'fingerprint': fingerprint, 'data_path': data_path}
+
+
+def train_batches(data, indices, batch_size, num_parallel_workers=8):
+    """Yield (lr, hr) Tensor batches [N, 1, P, P] of the records at ``indices``, in that order.
+
+    Args:
+        data (dict): From :func:`open_train_set`.
+        indices (np.ndarray): Record indices, in visiting order; a last incomplete batch is dropped.
+        batch_size (int): Patches per batch.
+        num_parallel_workers (int): Reader workers, capped at the CPU count. Default: 8 (the reference).
+    """
+    import mindspore.dataset as ds
+    if len(indices) < batch_size:
+        return
     workers = max(1, min(int(num_parallel_workers), os.cpu_count() or 1))
-    dataset = ds.MindDataset(str(first_shard(data_path)), columns_list=['lr', 'hr'], shuffle=shuffle,
-                             num_shards=num_shard if num_shard > 1 else None,
-                             shard_id=shard_id if num_shard > 1 else None,
-                             num_parallel_workers=workers)
-    return dataset.batch(batch_size, drop_remainder=True)
+    try:
+        dataset = ds.MindDataset(str(data['file']), columns_list=['lr', 'hr'],
+                                 sampler=ds.SubsetSampler([int(i) for i in indices]), num_parallel_workers=workers)
+        yield from dataset.batch(batch_size, drop_remainder=True).create_tuple_iterator()
+    except RuntimeError as err:
+        raise _read_error(data['data_path'], err) from None
 
 
 def _hr_folder(data_path, scale):
