@@ -1,0 +1,102 @@
+"""Export a trained RDN to ONNX (dynamic height and width) and check it against PyTorch with onnxruntime.
+
+The graph is traced (``torch.onnx.export(..., dynamo=False)``) with input ``lr`` [N, C, H, W] and
+output ``sr`` [N, C, s*H, s*W], N, H and W dynamic. onnxruntime then runs it at the export size and at a
+second, odd size; the file is kept only when both match PyTorch within ``--tolerance`` (default 1e-4),
+otherwise nothing is written.
+
+Usage:
+    python3 export.py --model ckpt/RDN --file_name rdn_x4        # -> rdn_x4.onnx
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from common.imgio import fsync_dir  # noqa: E402
+from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
+from utils import load_model  # noqa: E402
+
+
+def build_parser():
+    p = Parser(description=__doc__.split('\n\n')[0], prog='export.py')
+    p.add_argument('--model', required=True, help='checkpoint file, or a folder (the newest checkpoint in it)')
+    p.add_argument('--file_name', default='', help='output name without extension (default: rdn_x<scale>)')
+    p.add_argument('--image_height', type=int, default=48, help='LR height of the tracing input')
+    p.add_argument('--image_width', type=int, default=48, help='LR width of the tracing input')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset')
+    p.add_argument('--tolerance', type=float, default=1e-4, help='largest |onnxruntime - PyTorch| accepted')
+    p.add_argument('--allow_pickle', type=str2bool, nargs='?', const=True, default=False,
+                   help='allow the reference\'s whole-module checkpoints (runs code from the file)')
+    p.add_argument('--overwrite', type=str2bool, nargs='?', const=True, default=False, help='replace an existing file')
+    return p
+
+
+def onnx_parity(path, model, sizes, channels, seed=0):
+    """Largest |onnxruntime - PyTorch| over random inputs of the given (h, w) sizes."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for h, w in sizes:
+        x = rng.random((1, channels, h, w), dtype=np.float32)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x)).numpy()
+        got = session.run(['sr'], {'lr': x})[0]
+        if got.shape != ref.shape:
+            raise ValueError(f'{path}: onnxruntime gave shape {got.shape} for input {h}x{w}, PyTorch {ref.shape}')
+        worst = max(worst, float(np.max(np.abs(got - ref))))
+    return worst
+
+
+def export_onnx(model, out, height, width, opset=17, tolerance=1e-4):
+    """Write ``out`` (atomically) after the parity check; returns the largest difference found."""
+    import onnx
+    channels = model.SFF1.in_channels
+    tmp = out.with_name(f'.{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
+    try:
+        torch.onnx.export(model, torch.zeros(1, channels, height, width), str(tmp), dynamo=False, opset_version=opset,
+                          input_names=['lr'], output_names=['sr'],
+                          dynamic_axes={'lr': {0: 'batch', 2: 'height', 3: 'width'},
+                                        'sr': {0: 'batch', 2: 'out_height', 3: 'out_width'}})
+        onnx.checker.check_model(str(tmp))
+        worst = onnx_parity(tmp, model, [(height, width), (height + 7, width + 13)], channels)
+        if not worst <= tolerance:
+            raise ValueError(f'{out}: onnxruntime differs from PyTorch by {worst:.3g} (> --tolerance {tolerance:g}); '
+                             f'not written')
+        with open(tmp, 'rb') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+        fsync_dir(out.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return worst
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.image_height < 8 or args.image_width < 8:
+        raise ValueError(f'--image_height/--image_width must be >= 8, got {args.image_height}x{args.image_width}')
+    model, info = load_model(args.model, args.allow_pickle)
+    scale = info['arch']['upscale']
+    out = Path(f"{args.file_name or f'rdn_x{scale}'}.onnx")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f'--file_name: {out} exists; pass --overwrite to replace it')
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f'--file_name={args.file_name}: folder {out.parent} does not exist')
+    worst = export_onnx(model, out, args.image_height, args.image_width, args.opset, args.tolerance)
+    print(f'exported {info["path"]} -> {out} (input lr [N, {model.SFF1.in_channels}, H, W], x{scale}, opset {args.opset}); '
+          f'onnxruntime parity: max |diff| {worst:.2e} at {args.image_height}x{args.image_width} and '
+          f'{args.image_height + 7}x{args.image_width + 13} (tolerance {args.tolerance:g})')
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,1 @@
+"""The RDN network (model/rdn.py), as the reference port lays it out."""

@@ -1,0 +1,334 @@
+"""Train RDN: the Ascend ModelZoo ID3004 port's train.py, with its constants made flags.
+
+L1 loss, Adam, MultiStepLR; per iteration ``===> Epoch[e](i/n): Loss: ...``, per epoch ``===> Epoch e
+Complete: Avg. Loss: ...``, then the epoch's seconds on a line of their own, then ``===> Avg. PSNR: ...``
+(the real PSNR of ``common.metrics`` with its protocol label, and the port's legacy figure beside it).
+Checkpoints ``<output_path>/ckpt/RDN/rdn-<epoch>_<step>.pth`` (state dicts: model, optimizer,
+scheduler, loss scaler, counters, RNG states, history) at every epoch end and every
+``--save_checkpoint_steps`` steps; ``--resume`` continues a killed run exactly where its newest
+readable checkpoint stopped. TensorBoard scalars in ``<output_path>/tensorboard``, ``train_loss.csv``,
+``val.csv`` and ``curves.png`` beside it.
+
+Usage:
+    python3 train.py --upscale_factor=4 --datapath=/data/DIV2K --test_path=/data/Set5
+    python3 train.py ... --preset=paper --amp=on          # the paper's network, mixed precision
+    python3 train.py ... --resume                          # continue a killed run
+"""
+import sys
+import time
+from pathlib import Path
+
+START = time.time()
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]   # model/, torchzoo, common
+
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from common import records  # noqa: E402
+from common.imgio import float2uint8  # noqa: E402
+from common.metrics import evaluate_pairs, protocol  # noqa: E402
+from common.runs import CheckpointDir, make_output_dir  # noqa: E402
+from dataset import EpochSampler, ReferenceCrops, to_tensor  # noqa: E402
+from model.rdn import PRESETS, build_rdn  # noqa: E402
+from torchzoo.checkpoint import capture_rng, restore_rng, save_state, load_state  # noqa: E402
+from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
+from torchzoo.device import DEVICES, select_device  # noqa: E402
+from torchzoo.precision import AMP_CHOICES, resolve_amp, setup_training  # noqa: E402
+from torchzoo.trainlog import TrainLog  # noqa: E402
+from utils import (CKPT_PREFIX, CKPT_SUFFIX, colour_of, get_test_set, get_training_set, legacy_psnr,  # noqa: E402
+                   load_model, resolve_datapath, super_resolve)
+
+# Training defaults of each preset; a flag given on the command line wins.
+TRAIN_PRESETS = {
+    'reference': dict(lr=1e-3, nEpochs=1000, batchSize=8, patch_size=256, milestones='50,75,100', gamma=0.5),
+    'paper': dict(lr=1e-4, nEpochs=1000, batchSize=16, patch_size=None, milestones='200,400,600,800', gamma=0.5),
+    'bench': dict(lr=1e-3, nEpochs=1000, batchSize=16, patch_size=128, milestones='', gamma=0.5),
+}
+IDENTITY = ('upscale_factor', 'datapath', 'preset', 'pipeline', 'lr', 'batchSize', 'patch_size', 'milestones',
+            'gamma', 'dataset_enlarge_ratio', 'seed', 'precision', 'pre_trained_path')
+
+
+def build_parser(npu_script=False):
+    """The flags of train.py (``npu_script``: train_npu.py, whose device default is the NPU)."""
+    p = Parser(description=__doc__.split('\n\n')[0], prog='train_npu.py' if npu_script else 'train.py')
+    bool_flag = dict(type=str2bool, nargs='?', const=True, default=False)
+    p.add_argument('--upscale_factor', type=int, default=4, help='super-resolution scale: 2, 3 or 4')
+    p.add_argument('--datapath', default='./', help='data folder: <datapath>/train and /test (HR images), '
+                   'or DIV2K_train_HR (+ DIV2K_train_LR_bicubic/X<s>), or DIV2K_train_HR.lmdb')
+    p.add_argument('--model', default='RDN', help='network (only RDN is ported)')
+    p.add_argument('--threads', type=int, default=4, help='DataLoader worker processes (0: load in this process)')
+    p.add_argument('--lr', type=float, default=None, help='Adam learning rate (default: the preset\'s)')
+    p.add_argument('--nEpochs', type=int, default=None, help='epochs (default: the preset\'s, 1000)')
+    p.add_argument('--batchSize', type=int, default=None, help='training batch size (default: the preset\'s)')
+    p.add_argument('--testBatchSize', type=int, default=4, help='test batch size of the reference pipeline '
+                   '(whole test images run one at a time)')
+    p.add_argument('--preset', default='reference', choices=list(PRESETS),
+                   help='reference: the port (D3 C3 G64, Y); paper: D16 C8 G64 RGB; bench: the CPU bench network')
+    p.add_argument('--amp', default='auto', choices=AMP_CHOICES, help='precision: auto (apex O2 on Ascend, fp16 on '
+                   'CUDA, bf16 on CPUs with hardware bfloat16, else fp32), on, off/fp32, bf16, fp16, apex')
+    p.add_argument('--resume', **bool_flag, help='continue the run in <output_path>/ckpt/RDN from its newest checkpoint')
+    p.add_argument('--overwrite', **bool_flag, help='start over, deleting the checkpoints in <output_path>/ckpt/RDN')
+    p.add_argument('--seed', type=int, default=0, help='seed of the initial weights, data order and augmentations')
+    p.add_argument('--output_path', default='.', help='checkpoints in <output_path>/ckpt/RDN, logs and curves here')
+    p.add_argument('--device', default='npu' if npu_script else 'auto', choices=DEVICES,
+                   help='where to train (an unavailable NPU falls back to auto in train_npu.py)')
+    p.add_argument('--pipeline', default='standard', choices=('standard', 'reference'),
+                   help='standard: random patches, 8 flips/rotations, MATLAB bicubic LR; reference: the port\'s '
+                   'centre crop of 256 with PIL bilinear LR (to compare with the seed\'s table)')
+    p.add_argument('--patch_size', type=int, default=None, help='HR patch side (default: the preset\'s; paper: '
+                   '96 at x2/x3, 128 at x4)')
+    p.add_argument('--dataset_enlarge_ratio', type=int, default=1, help='random patches per image per epoch')
+    p.add_argument('--test_path', default='', help='validation set: Set5 layout (HR/x<s>, LR_bicubic/x<s>) or a '
+                   'folder of HR images (default: <datapath>/test when it exists)')
+    p.add_argument('--milestones', default=None, help='epochs (may be fractional) after which the lr is multiplied '
+                   'by --gamma, comma-separated (default: the preset\'s; "" for none)')
+    p.add_argument('--gamma', type=float, default=None, help='lr factor at each milestone (default: 0.5)')
+    p.add_argument('--max_steps', type=int, default=0, help='stop after this many steps in all (0: run nEpochs)')
+    p.add_argument('--save_checkpoint_steps', type=int, default=1000,
+                   help='also checkpoint every this many steps inside an epoch (0: epoch ends only)')
+    p.add_argument('--keep_checkpoint_max', type=int, default=10, help='checkpoints kept (0: all)')
+    p.add_argument('--pre_trained_path', default='', help='initialise the weights from this checkpoint (file or folder)')
+    p.add_argument('--allow_pickle', **bool_flag, help='let --pre_trained_path be the reference\'s whole-module pickle '
+                   '(unpickling runs code from the file: only for files you trust)')
+    p.add_argument('--tensorboard', type=str2bool, nargs='?', const=True, default=True, help='write TensorBoard events')
+    p.add_argument('--modelzoo_dir', default='', help='write the ModelZoo case files (${CaseName}.log, _loss.txt) '
+                   'here and print the Final result block (the test/*.sh scripts set it)')
+    p.add_argument('--perf', **bool_flag, help='with --modelzoo_dir: a performance case (perf) instead of acc')
+    return p
+
+
+def parse_args(argv=None, npu_script=False):
+    """Parse and check the flags, fill the preset's defaults; raises ValueError naming a bad flag."""
+    args = build_parser(npu_script).parse_args(argv)
+    args.npu_script = npu_script
+    for key, value in TRAIN_PRESETS[args.preset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.patch_size is None:
+        args.patch_size = 96 if args.upscale_factor in (2, 3) else 128
+    if args.model != 'RDN':
+        raise ValueError(f'--model={args.model}: only RDN is ported here (the reference\'s Upconv/SRCNN are not)')
+    if args.upscale_factor not in (2, 3, 4):
+        raise ValueError(f'--upscale_factor={args.upscale_factor}: RDN supports 2, 3 and 4')
+    for key in ('nEpochs', 'batchSize', 'testBatchSize', 'dataset_enlarge_ratio'):
+        if getattr(args, key) < 1:
+            raise ValueError(f'--{key} must be >= 1, got {getattr(args, key)}')
+    for key in ('threads', 'max_steps', 'save_checkpoint_steps', 'keep_checkpoint_max'):
+        if getattr(args, key) < 0:
+            raise ValueError(f'--{key} must be >= 0, got {getattr(args, key)}')
+    if not args.lr > 0 or not math.isfinite(args.lr):
+        raise ValueError(f'--lr must be > 0, got {args.lr}')
+    if not 0 < args.gamma <= 1:
+        raise ValueError(f'--gamma must be in (0, 1], got {args.gamma}')
+    if args.pipeline == 'standard' and (args.patch_size < args.upscale_factor or args.patch_size % args.upscale_factor):
+        raise ValueError(f'--patch_size={args.patch_size} must be a positive multiple of --upscale_factor={args.upscale_factor}')
+    try:
+        args.milestone_epochs = sorted(float(m) for m in str(args.milestones).split(',') if m.strip())
+    except ValueError:
+        raise ValueError(f'--milestones={args.milestones}: expected comma-separated numbers of epochs, e.g. 50,75,100') from None
+    if args.modelzoo_dir == '' and args.perf:
+        raise ValueError('--perf needs --modelzoo_dir')
+    return args
+
+
+def log(line):
+    """Print a log line above any tqdm bar."""
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+def test(model, test_set, args, device):
+    """Validate: ``{'psnr', 'ssim', 'legacy_psnr'}`` and the printed line (see the module docstring)."""
+    model.eval()
+    proto = protocol(args.upscale_factor, test_y_channel=True)
+    if isinstance(test_set, ReferenceCrops):
+        metrics, where = _test_reference_crops(model, test_set, args, device), ' on the reference pipeline crops'
+    else:
+        pairs, legacy = [], []
+        for name, lr, hr in test_set:
+            sr, out = super_resolve(model, lr, args.upscale_factor, device)
+            target = to_tensor(hr, colour_of(model)).numpy()
+            legacy.append(legacy_psnr(out, target))
+            pairs.append((name, sr, hr))
+        rows = evaluate_pairs(pairs, crop_border=args.upscale_factor)
+        metrics = {'psnr': float(np.mean([r['psnr'] for r in rows])), 'ssim': float(np.mean([r['ssim'] for r in rows])),
+                   'legacy_psnr': float(np.mean(legacy))}
+        where = ''
+    model.train()
+    log('===> Avg. PSNR: {:.6f} dB [{}{}] SSIM: {:.4f}; legacy 10*log10(1/L1): {:.6f} dB (the reference\'s "PSNR", '
+        'not a PSNR)'.format(metrics['psnr'], proto['label'], where, metrics['ssim'], metrics['legacy_psnr']))
+    return metrics
+
+
+def _test_reference_crops(model, crops, args, device):
+    """The port's test: legacy figure per batch of --testBatchSize; real PSNR/SSIM of each crop."""
+    loader = DataLoader(crops, batch_size=args.testBatchSize, shuffle=False, num_workers=0)
+    legacy, pairs = [], []
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        for batch, (x, y) in enumerate(loader):
+            out = model(x.to(device, dtype)).float().cpu()
+            legacy.append(legacy_psnr(out.numpy(), y.numpy()))
+            for k in range(out.shape[0]):
+                pairs.append((f'{batch}_{k}', float2uint8(out[k].numpy().transpose(1, 2, 0)),
+                              float2uint8(y[k].numpy().transpose(1, 2, 0))))
+    rows = evaluate_pairs(pairs, crop_border=args.upscale_factor)
+    return {'psnr': float(np.mean([r['psnr'] for r in rows])), 'ssim': float(np.mean([r['ssim'] for r in rows])),
+            'legacy_psnr': float(np.mean(legacy))}
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, in_epoch, global_step, trainlog, seconds):
+    """What a checkpoint holds (tensors and plain values only: read back with weights_only=True)."""
+    return {'format': 'srzoo.rdn.train/1', 'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'scheduler': scheduler.state_dict(), 'precision': precision.state_dict(), 'epoch': epoch,
+            'step_in_epoch': in_epoch, 'global_step': global_step, 'rng': capture_rng(), 'history': trainlog.state(),
+            'train_seconds': seconds, 'arch': arch, 'preset': args.preset,
+            'identity': {k: getattr(args, k) for k in IDENTITY}}
+
+
+def run(args):
+    """Train with parsed args; returns ``(summary dict, model)`` (also used by bench.py)."""
+    device = select_device(args.device, fallback=args.npu_script)
+    args.precision = resolve_amp(args.amp, device.type)
+    root = resolve_datapath(args.datapath)
+    args.datapath = str(root.resolve())
+    arch = dict(PRESETS[args.preset], upscale=args.upscale_factor)
+    colour = 'y' if arch['num_in_ch'] == 1 else 'rgb'
+    log(f'===> device: {device}; {args.preset} preset; colour {colour}; x{args.upscale_factor}')
+    log('===> Loading datasets')
+    train_set, how = get_training_set(args.upscale_factor, root, args.pipeline, args.patch_size, colour, args.seed,
+                                      args.dataset_enlarge_ratio)
+    test_set, test_how = get_test_set(args.upscale_factor, root, args.pipeline, colour, args.test_path)
+    train_set[(0, 0)]                                         # read one sample now: bad data fails before training
+    sampler = EpochSampler(len(train_set), args.seed)
+    loader = DataLoader(train_set, batch_size=args.batchSize, sampler=sampler, num_workers=args.threads,
+                        persistent_workers=args.threads > 0, pin_memory=device.type == 'cuda')
+    log(f'===> Datasets Loading Complete: train {how}, {len(train_set)} samples per epoch; test {test_how}')
+    out_dir = make_output_dir(args.output_path, '--output_path')
+    ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
+    ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
+    try:
+        summary, model = _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts)
+    except BaseException:
+        ckpts.close(abandon=True)
+        raise
+    ckpts.close()
+    return summary, model
+
+
+def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
+    log('===> Model Initialize')
+    torch.manual_seed(args.seed)
+    model = build_rdn(args.preset, args.upscale_factor)
+    if args.pre_trained_path and not args.resume:
+        pretrained, info = load_model(args.pre_trained_path, args.allow_pickle, flag='--pre_trained_path')
+        model.load_state_dict(pretrained.state_dict())
+        log(f'===> initialised from {info["path"]} ({info["source"]})')
+    model = model.to(device)
+    model, optimizer, precision = setup_training(model, args.precision, device.type, args.lr)
+    steps_per_epoch = len(loader)
+    milestones = [max(1, int(round(m * steps_per_epoch))) for m in args.milestone_epochs]
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=args.gamma)
+    criterion = nn.L1Loss()
+    log(precision.describe())
+    global_step, seconds_before, history = 0, 0.0, None
+    if ckpts.resumed:
+        state, _, _, path = ckpts.load_latest(lambda p: load_state(p, '--resume'))
+        model.load_state_dict(state['model'])
+        optimizer.load_state_dict(state['optimizer'])
+        scheduler.load_state_dict(state['scheduler'])
+        precision.load_state_dict(state['precision'])
+        restore_rng(state['rng'])
+        global_step, seconds_before, history = state['global_step'], state['train_seconds'], state['history']
+        log(f'===> resuming from {path} (epoch {state["epoch"]}, step {state["step_in_epoch"]} of it; '
+            f'global step {global_step})')
+    total = args.nEpochs * steps_per_epoch
+    total = min(total, args.max_steps) if args.max_steps else total
+    trainlog = TrainLog(out_dir, f'RDN x{args.upscale_factor} ({args.preset})', history, args.tensorboard)
+    log('===> Model Initialize Complete')
+    begin, first_step_end, steps_run = time.time(), None, 0
+
+    def save(epoch, in_epoch):
+        state = checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, in_epoch, global_step,
+                                 trainlog, seconds_before + time.time() - begin)
+        ckpts.save(epoch, in_epoch, lambda tmp: save_state(tmp, state), keep_max=args.keep_checkpoint_max or None)
+
+    model.train()
+    try:
+        while global_step < total:
+            epoch0, done = divmod(global_step, steps_per_epoch)
+            epoch = epoch0 + 1
+            sampler.set_epoch(epoch0, done * args.batchSize)
+            log(f'===> Training # {epoch} epoch')
+            s = time.time()
+            bar = tqdm(loader, desc=f'epoch {epoch}', initial=done, total=steps_per_epoch, disable=None, leave=False)
+            in_epoch = done
+            for x, y in bar:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                lr = scheduler.get_last_lr()[0]
+                optimizer.zero_grad(set_to_none=True)
+                with precision.autocast():
+                    out = model(x)
+                loss = criterion(out.float(), y)
+                precision.backward_step(loss, optimizer)
+                scheduler.step()
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise ValueError(f'loss is {value} at epoch {epoch}, step {in_epoch + 1}; lower --lr')
+                global_step, in_epoch, steps_run = global_step + 1, in_epoch + 1, steps_run + 1
+                first_step_end = first_step_end or time.time()
+                trainlog.step(global_step, value, lr)
+                log('===> Epoch[{}]({}/{}): Loss: {:.6f}'.format(epoch, in_epoch, steps_per_epoch, value))
+                if global_step >= total:
+                    break
+                if args.save_checkpoint_steps and global_step % args.save_checkpoint_steps == 0 \
+                        and in_epoch < steps_per_epoch:
+                    save(epoch, in_epoch)
+            bar.close()
+            if in_epoch == steps_per_epoch:
+                losses = trainlog.epoch_losses(epoch0 * steps_per_epoch + 1, epoch * steps_per_epoch)
+                log('===> Epoch {} Complete: Avg. Loss: {:.6f}'.format(epoch, float(np.mean(losses))))
+                log(str(time.time() - s))
+            if test_set is not None:
+                trainlog.validation(epoch, global_step, test(model, test_set, args, device))
+            trainlog.write_files()
+            save(epoch, in_epoch)
+    finally:
+        trainlog.close()
+    seconds = time.time() - begin
+    fps = (steps_run - 1) * args.batchSize / (time.time() - first_step_end) if steps_run > 1 else None
+    history = trainlog.state()
+    epoch_losses = [float(np.mean(trainlog.epoch_losses(e * steps_per_epoch + 1, (e + 1) * steps_per_epoch)))
+                    for e in range(global_step // steps_per_epoch)]
+    summary = {'device': str(device), 'precision': args.precision, 'steps_per_epoch': steps_per_epoch,
+               'global_step': global_step, 'steps_run': steps_run, 'seconds': seconds, 'images_per_sec': fps,
+               'final_loss': history['loss'][-1] if history['loss'] else None, 'epoch_losses': epoch_losses,
+               'val': history['val'], 'total_steps': total}
+    if args.modelzoo_dir:
+        best = max((row['psnr'] for row in history['val']), default=None)
+        records.modelzoo_summary(make_output_dir(args.modelzoo_dir, '--modelzoo_dir'), HERE.name, args.batchSize,
+                                 fps or 0.0, args.batchSize / fps if fps else 0.0, time.time() - START,
+                                 train_accuracy=best, losses=epoch_losses, perf=args.perf)
+    return summary, model
+
+
+def main(argv=None, npu_script=False):
+    args = parse_args(argv, npu_script)
+    print(args, flush=True)
+    summary, _ = run(args)
+    if summary['steps_run'] == 0:
+        log(f"nothing to do: {summary['global_step']} of {summary['total_steps']} steps already done")
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,149 @@
+"""Mixed precision for training: float32, ``torch.autocast`` (bf16 on CPU, fp16 + GradScaler on CUDA),
+or Ascend apex O2 with the fused NPU Adam.
+
+The Ascend branch is written as the ModelZoo README prescribes it::
+
+    optimizer = apex.optimizers.NpuFusedAdam(model.parameters(), lr=..., betas=...)
+    model, optimizer = amp.initialize(model, optimizer, opt_level='O2', loss_scale=32.0, combine_grad=True)
+    with amp.scale_loss(loss, optimizer) as scaled_loss:
+        scaled_loss.backward()
+
+It is chosen only where ``apex`` (Ascend's build, with ``apex.optimizers.NpuFusedAdam``) imports.
+"""
+import contextlib
+import importlib
+
+import torch
+
+from torchzoo.device import cpu_has_native_bf16
+
+__all__ = ['AMP_CHOICES', 'APEX_SETTINGS', 'resolve_amp', 'import_apex', 'Precision', 'setup_training']
+
+AMP_CHOICES = ('auto', 'off', 'on', 'fp32', 'bf16', 'fp16', 'apex')
+APEX_SETTINGS = dict(opt_level='O2', loss_scale=32.0, combine_grad=True)
+
+
+def import_apex():
+    """``(apex.amp, apex.optimizers.NpuFusedAdam)`` where Ascend's apex imports, else None."""
+    try:
+        amp = importlib.import_module('apex.amp')
+        optimizers = importlib.import_module('apex.optimizers')
+        return amp, optimizers.NpuFusedAdam
+    except (ImportError, AttributeError):
+        return None
+
+
+def resolve_amp(amp, device_type, flag='--amp'):
+    """The precision mode for an ``--amp`` value on a device type.
+
+    Args:
+        amp (str): 'auto': apex on an NPU where apex imports, fp16 on CUDA, bf16 on a CPU with
+            hardware bfloat16, else fp32. 'on': the device's mixed precision (apex / fp16 / bf16)
+            whatever the speed. 'off' = 'fp32'. 'bf16', 'fp16', 'apex': that mode.
+        device_type (str): 'npu', 'cuda' or 'cpu'.
+        flag (str): For messages. Default: '--amp'.
+
+    Returns:
+        str: 'fp32', 'bf16', 'fp16' or 'apex'.
+    """
+    if amp not in AMP_CHOICES:
+        raise ValueError(f"{flag}={amp}: choose from {', '.join(AMP_CHOICES)}")
+    if amp in ('off', 'fp32', 'bf16', 'fp16', 'apex'):
+        mode = 'fp32' if amp == 'off' else amp
+    elif device_type == 'npu':
+        mode = 'apex' if import_apex() is not None else ('fp16' if amp == 'on' else 'fp32')
+    elif device_type == 'cuda':
+        mode = 'fp16'
+    else:
+        mode = 'bf16' if amp == 'on' or cpu_has_native_bf16() else 'fp32'
+    if mode == 'apex' and import_apex() is None:
+        raise ValueError(f'{flag}=apex: Ascend apex (apex.amp, apex.optimizers.NpuFusedAdam) does not import here')
+    if mode == 'fp16' and device_type == 'cpu':
+        raise ValueError(f'{flag}=fp16: float16 autocast with a GradScaler needs CUDA or an NPU; use bf16 on CPU')
+    return mode
+
+
+class Precision:
+    """How one training step runs its forward and backward passes.
+
+    Args:
+        mode (str): 'fp32', 'bf16', 'fp16' or 'apex'.
+        device_type (str): 'cpu', 'cuda' or 'npu'.
+        scaler (torch.amp.GradScaler | None): For 'fp16'. Default: None.
+        apex_amp (module | None): ``apex.amp`` for 'apex'. Default: None.
+    """
+
+    def __init__(self, mode, device_type, scaler=None, apex_amp=None):
+        self.mode, self.device_type, self.scaler, self.apex_amp = mode, device_type, scaler, apex_amp
+
+    def autocast(self):
+        """Context for the forward pass and the loss."""
+        if self.mode in ('bf16', 'fp16'):
+            dtype = torch.bfloat16 if self.mode == 'bf16' else torch.float16
+            return torch.autocast(self.device_type, dtype=dtype)
+        return contextlib.nullcontext()
+
+    def backward_step(self, loss, optimizer):
+        """Backward pass and optimiser step (loss scaling where the mode has one)."""
+        if self.mode == 'apex':
+            with self.apex_amp.scale_loss(loss, optimizer) as scaled_loss:
+                scaled_loss.backward()
+            optimizer.step()
+        elif self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+
+    def state_dict(self):
+        """The loss-scaler state ({} when there is none)."""
+        if self.mode == 'apex':
+            return dict(self.apex_amp.state_dict())
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state):
+        if self.mode == 'apex':
+            self.apex_amp.load_state_dict(state)
+        elif self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+    def describe(self):
+        """One line for the log, e.g. 'precision: fp32 on cpu (everything in float32)'."""
+        what = {'fp32': 'fp32 (everything in float32)',
+                'bf16': 'bf16 autocast (convolutions in bfloat16; weights, optimiser and loss in float32)',
+                'fp16': 'fp16 autocast with a dynamic GradScaler',
+                'apex': "Ascend apex amp O2, static loss scale 32, combine_grad, NpuFusedAdam"}[self.mode]
+        note = ''
+        if self.mode == 'bf16' and self.device_type == 'cpu' and not cpu_has_native_bf16():
+            note = '; this CPU has no hardware bfloat16, so it is emulated and slower than fp32'
+        return f'precision: {what} on {self.device_type}{note}'
+
+
+def setup_training(model, mode, device_type, lr, betas=(0.9, 0.999), eps=1e-8):
+    """Build the Adam optimiser and the precision of a training run (the model is already on its device).
+
+    Args:
+        model (torch.nn.Module): The network.
+        mode (str): From :func:`resolve_amp`.
+        device_type (str): 'cpu', 'cuda' or 'npu'.
+        lr (float): Learning rate.
+        betas (tuple[float, float]): Adam betas. Default: (0.9, 0.999).
+        eps (float): Adam epsilon. Default: 1e-8.
+
+    Returns:
+        tuple: ``(model, optimizer, Precision)``; with apex, the model and optimiser that
+        ``amp.initialize`` returns.
+    """
+    if mode == 'apex':
+        found = import_apex()
+        if found is None:
+            raise ValueError('--amp=apex: Ascend apex does not import here')
+        apex_amp, npu_fused_adam = found
+        optimizer = npu_fused_adam(model.parameters(), lr=lr, betas=betas, eps=eps)
+        model, optimizer = apex_amp.initialize(model, optimizer, **APEX_SETTINGS)
+        return model, optimizer, Precision(mode, device_type, apex_amp=apex_amp)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
+    scaler = torch.amp.GradScaler(device_type) if mode == 'fp16' else None
+    return model, optimizer, Precision(mode, device_type, scaler=scaler)
