@@ -31,7 +31,7 @@ import numpy as np
 
 from common.imgio import atomic_write_bytes, fsync_dir
 
-__all__ = ['RunError', 'epoch_order', 'CheckpointDir', 'make_output_dir']
+__all__ = ['RunError', 'epoch_order', 'CheckpointDir', 'check_output_dir', 'make_output_dir']
 
 RUN_FILE = 'run.json'
 LOCK_FILE = '.lock'
@@ -58,8 +58,43 @@ def epoch_order(n, seed, epoch):
     return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
 
 
+def _blocking_file(path):
+    """The nearest existing ancestor of ``path`` (or ``path`` itself) when it is not a folder, else None."""
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def check_output_dir(path, flag):
+    """Check that ``path`` can be a folder a tool creates or fills, without creating it.
+
+    Refused, with one line naming ``flag``: an empty value, a path that is a plain file, or a path
+    under a plain file (which no one can create, root included).
+
+    Args:
+        path (str | Path): The folder (need not exist).
+        flag (str): The flag or key that named it, e.g. '--output_path'.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        RunError: For the cases above.
+    """
+    if not str(path):
+        raise RunError(f'{flag} is empty; give an output folder')
+    path = Path(path)
+    blocker = _blocking_file(path)
+    if blocker == path:
+        raise RunError(f'{flag}={path}: is a file, expected a folder')
+    if blocker is not None:
+        raise RunError(f'{flag}={path}: cannot create it, {blocker} is a file, not a folder')
+    return path
+
+
 def make_output_dir(path, flag):
-    """Create folder ``path`` (and parents) or raise an OSError-free one-line error naming ``flag``.
+    """:func:`check_output_dir`, then create the folder (and parents) and check that it is writable.
 
     Args:
         path (str | Path): The folder.
@@ -69,14 +104,9 @@ def make_output_dir(path, flag):
         Path: The folder.
 
     Raises:
-        RunError: ``path`` is a file, lies under a file, or cannot be created.
+        RunError: A bad path (see :func:`check_output_dir`) or a folder that cannot be created or written.
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunError(f'{flag}={path}: is a file, expected a folder')
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise RunError(f'{flag}={path}: cannot create it, {blocker} is a file')
+    path = check_output_dir(path, flag)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f'.write-test-{os.getpid()}'

@@ -135,5 +135,5 @@ def test_make_output_dir_names_the_flag(tmp_path):
     blocker.write_text('x')
     with pytest.raises(RunError, match=f'--out={blocker}: is a file, expected a folder'):
         make_output_dir(blocker, '--out')
-    with pytest.raises(RunError, match=f'--out={blocker / "x"}: cannot create it, {blocker} is a file'):
+    with pytest.raises(RunError, match=f'--out={blocker / "x"}: cannot create it, {blocker} is a file, not a folder'):
         make_output_dir(blocker / 'x', '--out')

@@ -235,7 +235,7 @@ def test_bad_training_inputs(srcnn, tmp_path, records_dir, run_main):
     a_file.write_text('x')
     with pytest.raises(ValueError, match=f'--output_path={a_file}: is a file, expected a folder'):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': a_file})
-    with pytest.raises(ValueError, match=f'--output_path={a_file / "sub"}: cannot create it, {a_file} is a file'):
+    with pytest.raises(ValueError, match=f'--output_path={a_file / "sub"}: cannot create it, {a_file} is a file, not a folder'):
         run_main(srcnn.train, {'data_path': records_dir, 'output_path': a_file / 'sub'})
     for key, value in (('batch_size', 0), ('max_steps', -1), ('lr', 0.0), ('lr_drop_at', 1.5)):
         with pytest.raises(ValueError, match=f'--{key} must be'):

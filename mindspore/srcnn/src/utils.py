@@ -20,6 +20,8 @@ from common.data import bicubic_lr, modcrop
 from common.imgio import ImageError, building_dir, float2uint8
 from common.imresize import imresize
 from common.inference import tile_layout
+from common.runs import check_output_dir
+from common.runs import make_output_dir as runs_make_output_dir
 from src.model_utils.config import ConfigError
 from src.srcnn import SRCNN
 
@@ -152,22 +154,6 @@ def precision_note(level, target):
 
 # --- checkpoints ------------------------------------------------------------------------------
 
-_CKPT_NAME = re.compile(r'-(\d+)_(\d+)\.ckpt$')
-
-
-def find_latest_checkpoint(folder):
-    """The checkpoint in `folder` with the highest (epoch, step) in its name (srcnn-<epoch>_<step>.ckpt)."""
-    folder = Path(folder)
-    found = []
-    for path in folder.glob('*.ckpt') if folder.is_dir() else []:
-        match = _CKPT_NAME.search(path.name)
-        if match:
-            found.append((int(match.group(1)), int(match.group(2)), path.stat().st_mtime, path))
-    if not found:
-        raise FileNotFoundError(f'{folder}: no checkpoint (*-<epoch>_<step>.ckpt) to resume from')
-    return max(found)[-1]
-
-
 def require_file(path, flag):
     """Return `path` as a Path, or raise FileNotFoundError naming the flag."""
     if not path:
@@ -180,46 +166,15 @@ def require_file(path, flag):
     return path
 
 
-def _blocking_file(path):
-    """The nearest existing ancestor of `path` (or `path` itself) when it is not a folder, else None."""
-    for candidate in [path, *path.parents]:
-        if candidate.exists():
-            return None if candidate.is_dir() else candidate
-    return None
-
-
 def output_dir(path, flag):
-    """Check that `path` can be a folder this tool creates or fills; returns it as a Path.
-
-    Refused, with one line naming the flag: an empty value, a path that is a plain file, or a path
-    under a plain file (which no one can create, root included).
-
-    Args:
-        path (str | Path): The output folder (need not exist).
-        flag (str): Its command line flag, without the dashes.
-
-    Raises:
-        ConfigError: For the cases above.
-    """
-    if not str(path):
-        raise ConfigError(f'--{flag} is empty; give an output folder')
-    path = Path(path)
-    blocker = _blocking_file(path)
-    if blocker == path:
-        raise ConfigError(f'--{flag}={path}: is a file, expected a folder')
-    if blocker is not None:
-        raise ConfigError(f'--{flag}={path}: cannot create it, {blocker} is a file, not a folder')
-    return path
+    """Check that `path` can be a folder this tool creates or fills (common.runs.check_output_dir);
+    `flag` is the flag without its dashes. Returns it as a Path."""
+    return check_output_dir(path, f'--{flag}')
 
 
 def make_output_dir(path, flag):
-    """:func:`output_dir`, then create the folder; an OSError becomes one line naming the flag."""
-    path = output_dir(path, flag)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f'--{flag}={path}: cannot create it ({err.strerror or err})') from None
-    return path
+    """:func:`output_dir`, then create the folder (common.runs.make_output_dir)."""
+    return runs_make_output_dir(path, f'--{flag}')
 
 
 def replaceable_dir(path, flag, marker, tool, overwrite=True):
@@ -237,7 +192,7 @@ def replaceable_dir(path, flag, marker, tool, overwrite=True):
         overwrite (bool): Whether an earlier output of the tool may be replaced. Default: True.
 
     Raises:
-        ConfigError: See :func:`output_dir`.
+        RunError: See :func:`output_dir`.
         FileExistsError: An existing folder that may not be replaced.
     """
     out = output_dir(path, flag)
