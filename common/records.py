@@ -94,8 +94,12 @@ def hardware_info():
     except (ValueError, OSError, AttributeError):
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]   # 1, 5, 15 min: how busy the machine was
+    except OSError:
+        load = None
     return {'cpu': cpu, 'cores': cores, 'memory_gib': memory_gib, 'accelerator': 'none',
-            'platform': platform.platform(), 'python': platform.python_version()}
+            'platform': platform.platform(), 'python': platform.python_version(), 'load_avg': load}
 
 
 def _git_commit():
@@ -277,6 +281,8 @@ def _provenance(rec):
     hw = rec.get('hardware', {})
     parts = [f"Command: `{rec['command']}`", f"measured {rec['created'][:10]}",
              f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores"]
+    if hw.get('load_avg'):
+        parts.append('load avg (1/5/15 min) when recorded ' + '/'.join(f'{x:.1f}' for x in hw['load_avg']))
     if rec.get('framework') not in (None, 'none'):
         parts.append(f"{rec['framework']} {rec.get('framework_version', '')}".strip())
     train = rec.get('train') or {}
