@@ -1,0 +1,46 @@
+"""common.cli: strict flag types and the one-line error exit."""
+import argparse
+
+import pytest
+
+from common import cli
+
+
+def test_str2bool_takes_the_usual_spellings_and_nothing_else():
+    assert [cli.str2bool(v) for v in ('True', 'false', '1', 'NO', 'on', True)] == [True, False, True, False, True, True]
+    for bad in ('Ture', 'r', '', 'tru'):          # a substring test ('x' in 'true') takes 'r' and '' as True
+        with pytest.raises(argparse.ArgumentTypeError, match='expected True or False'):
+            cli.str2bool(bad)
+
+
+def test_int_flag_takes_float_literals_of_whole_numbers():
+    assert [cli.int_flag(v) for v in ('1e6', '2e5', '40000', '4.0e4', 7)] == [1000000, 200000, 40000, 40000, 7]
+    for bad in ('1.5', '1e-3', 'ten'):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cli.int_flag(bad)
+
+
+def test_flag_parser_errors_are_one_line(capsys):
+    parser = cli.FlagParser()
+    parser.add_argument('--n', type=cli.int_flag)
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(['--n', '1.5'])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == "error: argument --n: expected a whole number, got '1.5'\n"
+
+
+def test_run_cli_turns_expected_failures_into_one_line(capsys, tmp_path):
+    def missing(argv):
+        open(tmp_path / 'nope', encoding='utf-8')
+
+    def bad(argv):
+        raise ValueError('--x=3: must be even\nmore detail')
+
+    for main, line in ((missing, f"error: {tmp_path / 'nope'}: No such file or directory"),
+                       (bad, 'error: --x=3: must be even')):
+        with pytest.raises(SystemExit) as info:
+            cli.run_cli(main, [])
+        assert info.value.code == 2 and capsys.readouterr().err == line + '\n'
+    assert cli.run_cli(lambda argv: 5, []) == 5
+    with pytest.raises(KeyError):                 # a bug keeps its traceback
+        cli.run_cli(lambda argv: {}['k'], [])
