@@ -32,4 +32,6 @@ REGISTRY = {
     'bicubic': BenchEntry('-m tools.bench_bicubic', 'results/bicubic_bench.json', 'README.md', 'none'),
     'srcnn': BenchEntry('mindspore/srcnn/bench.py', 'results/srcnn_bench.json',
                         'mindspore/srcnn/README.md', 'mindspore'),
+    'rcan': BenchEntry('tensorflow/rcan/bench.py', 'results/rcan_bench.json', 'tensorflow/rcan/README.md',
+                       'tensorflow'),
 }

@@ -8,10 +8,12 @@ The graph maps the float32 placeholder ``LR`` (RGB, 0..255, NHWC) to the uint8 n
 fixes dimensions (-1 leaves one dynamic), e.g. ``1,256,256,3`` for a static ATC model. The model flags
 (--n_feats, --n_RG, --n_RCAB, ...) are main.py's and must match the checkpoint.
 """
+import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')      # TensorFlow's C++ INFO lines off, warnings kept
 for _path in (HERE.parents[1], HERE.parent, HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
@@ -41,6 +43,7 @@ def export(args):
     from tfzoo.freeze import freeze_graph
     from tfzoo.session import session_config
 
+    tf.get_logger().setLevel('ERROR')
     shape = parse_shape(args.input_shape)
     prefix = resolve_checkpoint(args.pre_trained_model)
     graph = tf.Graph()

@@ -11,10 +11,12 @@ Flags and defaults are the reference's (dongheehand/RCAN-tf as adapted by ModelZ
 --precision_mode, --intra_op_threads, --inter_op_threads) are listed in README.md. Every input is
 checked before TensorFlow loads; a bad one is one ``error: ...`` line and exit code 2.
 """
+import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')      # TensorFlow's C++ INFO lines off, warnings kept
 for _path in (HERE.parents[1], HERE.parent, HERE):   # repo root (common), tensorflow/ (tfzoo), this folder
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))

@@ -31,7 +31,9 @@ from RCA_net import RCA_net, TAIL_SCOPES
 from tfzoo.checkpoint import TFCheckpointDir, resolve_checkpoint, restore_variables
 from tfzoo.session import session_config
 
-__all__ = ['run', 'train', 'test', 'test_only', 'checkpoint_prefix', 'IDENTITY_KEYS']
+tf.get_logger().setLevel('ERROR')          # tf.compat.v1's deprecation notices are not the user's concern
+
+__all__ = ['run', 'train', 'test', 'test_only', 'inference_session', 'checkpoint_prefix', 'IDENTITY_KEYS']
 
 # Flags that define a training run: a resume must use the same values (common.runs.CheckpointDir).
 IDENTITY_KEYS = ('scale', 'n_feats', 'n_RG', 'n_RCAB', 'kernel_size', 'ratio', 'patch_size', 'batch_size',
@@ -210,7 +212,8 @@ def _test_with_train(args, data, sess, model, predict, handle, count):
 
 # --- test modes ---------------------------------------------------------------------------------
 
-def _inference_session(args, mode_name):
+def inference_session(args, mode_name):
+    """Build the inference graph, restore --pre_trained_model's weights; returns (session, model)."""
     prefix = resolve_checkpoint(args.pre_trained_model)
     graph = tf.Graph()
     with graph.as_default():
@@ -235,7 +238,7 @@ def _super_resolve_all(args, test_set, sess, model):
 def test(args, data):
     """SR every test image, score Y PSNR/SSIM (crop = scale), write ``RCAN_X{s}_{test_set}_result.txt``."""
     test_set = data['test']
-    sess, model = _inference_session(args, 'test')
+    sess, model = inference_session(args, 'test')
     with sess:
         srs = _super_resolve_all(args, test_set, sess, model)
     gts = [test_set.hr.read(i) for i in range(len(test_set))]
@@ -255,7 +258,7 @@ def test(args, data):
 def test_only(args, data):
     """SR every image of --test_LR_path into --result_path (no metrics)."""
     test_set = data['test']
-    sess, model = _inference_session(args, 'test only')
+    sess, model = inference_session(args, 'test only')
     with sess:
         srs = _super_resolve_all(args, test_set, sess, model)
     folder = make_output_dir(args.result_path, '--result_path')

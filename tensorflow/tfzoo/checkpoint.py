@@ -38,10 +38,14 @@ class TFCheckpointDir(CheckpointDir):
         folder (str | Path): The folder (the reference's ``--model_path``).
         prefix (str): Checkpoint name prefix, e.g. 'RCAN_X2_64_10_20'.
         flag (str): The flag that chose the folder, for messages. Default: '--model_path'.
+        init_hint (str): How the model's CLI starts a run from a foreign checkpoint, for the message that
+            refuses to resume one. Default: '--fine_tuning True --pre_trained_model <checkpoint>'.
     """
 
-    def __init__(self, folder, prefix, flag='--model_path'):
+    def __init__(self, folder, prefix, flag='--model_path',
+                 init_hint='--fine_tuning True --pre_trained_model <checkpoint>'):
         super().__init__(folder, prefix, suffix=INDEX, flag=flag)
+        self.init_hint = init_hint
         self._tf_name = re.compile(rf'^{re.escape(prefix)}-(\d+){re.escape(INDEX)}$')
         self._part = re.compile(rf'^{re.escape(prefix)}-(\d+)\.(data-\d+-of-\d+|meta)$')
 
@@ -85,6 +89,9 @@ class TFCheckpointDir(CheckpointDir):
     def _continue(self, stored, existing, identity):
         if not existing:
             raise RunError(f'{self.folder}: no checkpoint ({self.prefix}-<step>{INDEX}) to resume from')
+        if stored is None:
+            raise RunError(f'{self.folder}: checkpoints without run.json (not made by this training); start '
+                           f'from one with {self.init_hint} instead of resuming')
         return super()._continue(stored, existing, identity)
 
     def _remove_incomplete(self):

@@ -19,7 +19,7 @@ from common.data import bicubic_lr, modcrop
 
 RCAN_DIR = paths.REPO_ROOT / 'tensorflow' / 'rcan'
 TF_DIR = paths.REPO_ROOT / 'tensorflow'
-MODULES = ['ops', 'RCA_net', 'data_loader', 'util', 'main', 'mode', 'export']
+MODULES = ['ops', 'RCA_net', 'data_loader', 'util', 'main', 'mode', 'export', 'bench']
 TINY = {'n_feats': 16, 'n_RG': 1, 'n_RCAB': 2, 'ratio': 4, 'patch_size': 12, 'batch_size': 4,
         'dataset_enlarge_ratio': 2, 'learning_rate': 2e-3, 'intra_op_threads': 1, 'inter_op_threads': 1}
 

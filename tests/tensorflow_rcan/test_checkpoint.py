@@ -84,6 +84,17 @@ def test_resume_without_checkpoints_names_the_tf_pattern(rcan, tmp_path):
     assert not (tmp_path / 'model').exists()
 
 
+def test_resume_refuses_checkpoints_of_another_tool(rcan, session, tmp_path):
+    sess, saver, _, _ = session
+    folder = tmp_path / 'model'
+    folder.mkdir()
+    with sess.graph.as_default():
+        saver.save(sess, str(folder / 'NET-7'), write_meta_graph=False)     # e.g. the reference's own
+    with pytest.raises(ValueError, match=r'checkpoints without run.json \(not made by this training\); start '
+                                         r'from one with --fine_tuning True --pre_trained_model <checkpoint>'):
+        rcan.checkpoint.TFCheckpointDir(folder, 'NET').open({}, resume=True)
+
+
 def test_restore_variables_in_part_and_its_errors(rcan, session, tmp_path):
     sess, saver, bump, (a, b) = session
     ck = rcan.checkpoint

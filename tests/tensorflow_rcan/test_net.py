@@ -88,3 +88,11 @@ def test_training_graph_has_the_references_tensors(rcan, tiny_flags):
         names = {op.name for op in graph.get_operations()}
     assert {'LR', 'GT', 'learning_step', 'output', 'train_loss', 'train_RGB_PSNR'} <= names
     assert model.LR.dtype == tf.float32 and model.global_step.dtype == tf.int32
+
+
+@pytest.mark.parametrize('scale, giga_macs', [(2, 3527), (3, 1587), (4, 916.9)])
+def test_bench_conv_count_matches_the_published_macs(rcan, scale, giga_macs):
+    # published_numbers.md: MACs of the conv layers at a 1280x720 output (default configuration)
+    lr_pixels = (1280 // scale) * (720 // scale) if scale != 3 else 1280 * 720 / 9
+    macs = rcan.bench.conv_macs_per_lr_pixel(scale, 64, 10, 20) * lr_pixels
+    assert macs / 1e9 == pytest.approx(giga_macs, rel=1e-3)
