@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]   # model/, torchzoo, common
 
 import math  # noqa: E402
+import os  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -96,6 +97,8 @@ def build_parser(npu_script=False):
     p.add_argument('--pre_trained_path', default='', help='initialise the weights from this checkpoint (file or folder)')
     p.add_argument('--allow_pickle', **bool_flag, help='let --pre_trained_path be the reference\'s whole-module pickle '
                    '(unpickling runs code from the file: only for files you trust)')
+    p.add_argument('--channels_last', **bool_flag, help='train in the channels-last memory format (faster '
+                   'convolutions on CPU with oneDNN)')
     p.add_argument('--tensorboard', type=str2bool, nargs='?', const=True, default=True, help='write TensorBoard events')
     p.add_argument('--modelzoo_dir', default='', help='write the ModelZoo case files (${CaseName}.log, _loss.txt) '
                    'here and print the Final result block (the test/*.sh scripts set it)')
@@ -211,14 +214,33 @@ def run(args):
     test_set, test_how = get_test_set(args.upscale_factor, root, args.pipeline, colour, args.test_path)
     train_set[(0, 0)]                                         # read one sample now: bad data fails before training
     sampler = EpochSampler(len(train_set), args.seed)
-    loader = DataLoader(train_set, batch_size=args.batchSize, sampler=sampler, num_workers=args.threads,
-                        persistent_workers=args.threads > 0, pin_memory=device.type == 'cuda')
+    workers = args.threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    if workers > cores:
+        log(f'notice: --threads={workers} is more than the {cores} cores here; using {cores} DataLoader workers')
+        workers = cores
+    # Workers are spawned, not forked: a forked worker would share the checkpoint folder's lock and keep
+    # it held for seconds after the trainer is killed, so an immediate --resume would be refused.
+    loader = DataLoader(train_set, batch_size=args.batchSize, sampler=sampler, num_workers=workers,
+                        persistent_workers=workers > 0, pin_memory=device.type == 'cuda',
+                        multiprocessing_context='spawn' if workers else None)
     log(f'===> Datasets Loading Complete: train {how}, {len(train_set)} samples per epoch; test {test_how}')
+    log('===> Model Initialize')
+    torch.manual_seed(args.seed)
+    model = build_rdn(args.preset, args.upscale_factor)
+    if args.pre_trained_path and not args.resume:
+        pretrained, info = load_model(args.pre_trained_path, args.allow_pickle, flag='--pre_trained_path')
+        try:
+            model.load_state_dict(pretrained.state_dict())
+        except RuntimeError:
+            raise ValueError(f"--pre_trained_path={info['path']}: an RDN of another shape ({info['arch']}) than "
+                             f'the {args.preset} preset at x{args.upscale_factor}') from None
+        log(f'===> initialised from {info["path"]} ({info["source"]})')
     out_dir = make_output_dir(args.output_path, '--output_path')
     ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
     ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
     try:
-        summary, model = _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts)
+        summary, model = _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts)
     except BaseException:
         ckpts.close(abandon=True)
         raise
@@ -226,15 +248,9 @@ def run(args):
     return summary, model
 
 
-def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
-    log('===> Model Initialize')
-    torch.manual_seed(args.seed)
-    model = build_rdn(args.preset, args.upscale_factor)
-    if args.pre_trained_path and not args.resume:
-        pretrained, info = load_model(args.pre_trained_path, args.allow_pickle, flag='--pre_trained_path')
-        model.load_state_dict(pretrained.state_dict())
-        log(f'===> initialised from {info["path"]} ({info["source"]})')
-    model = model.to(device)
+def _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts):
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
     model, optimizer, precision = setup_training(model, args.precision, device.type, args.lr)
     steps_per_epoch = len(loader)
     milestones = [max(1, int(round(m * steps_per_epoch))) for m in args.milestone_epochs]
@@ -256,7 +272,8 @@ def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
     total = min(total, args.max_steps) if args.max_steps else total
     trainlog = TrainLog(out_dir, f'RDN x{args.upscale_factor} ({args.preset})', history, args.tensorboard)
     log('===> Model Initialize Complete')
-    begin, first_step_end, steps_run = time.time(), None, 0
+    begin, steps_run = time.time(), 0
+    timed_steps, timed_seconds = 0, 0.0      # steps after the first of each epoch: training speed without validation
 
     def save(epoch, in_epoch):
         state = checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, in_epoch, global_step,
@@ -272,9 +289,10 @@ def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
             log(f'===> Training # {epoch} epoch')
             s = time.time()
             bar = tqdm(loader, desc=f'epoch {epoch}', initial=done, total=steps_per_epoch, disable=None, leave=False)
-            in_epoch = done
+            in_epoch, last_end = done, None
             for x, y in bar:
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x = x.to(device, non_blocking=True, memory_format=memory_format)
+                y = y.to(device, non_blocking=True)
                 lr = scheduler.get_last_lr()[0]
                 optimizer.zero_grad(set_to_none=True)
                 with precision.autocast():
@@ -286,7 +304,9 @@ def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
                 if not math.isfinite(value):
                     raise ValueError(f'loss is {value} at epoch {epoch}, step {in_epoch + 1}; lower --lr')
                 global_step, in_epoch, steps_run = global_step + 1, in_epoch + 1, steps_run + 1
-                first_step_end = first_step_end or time.time()
+                now = time.time()
+                if last_end is not None:
+                    timed_steps, timed_seconds = timed_steps + 1, timed_seconds + now - last_end
                 trainlog.step(global_step, value, lr)
                 log('===> Epoch[{}]({}/{}): Loss: {:.6f}'.format(epoch, in_epoch, steps_per_epoch, value))
                 if global_step >= total:
@@ -294,6 +314,7 @@ def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
                 if args.save_checkpoint_steps and global_step % args.save_checkpoint_steps == 0 \
                         and in_epoch < steps_per_epoch:
                     save(epoch, in_epoch)
+                last_end = time.time()
             bar.close()
             if in_epoch == steps_per_epoch:
                 losses = trainlog.epoch_losses(epoch0 * steps_per_epoch + 1, epoch * steps_per_epoch)
@@ -306,7 +327,7 @@ def _train(args, device, arch, loader, sampler, test_set, out_dir, ckpts):
     finally:
         trainlog.close()
     seconds = time.time() - begin
-    fps = (steps_run - 1) * args.batchSize / (time.time() - first_step_end) if steps_run > 1 else None
+    fps = timed_steps * args.batchSize / timed_seconds if timed_steps else None
     history = trainlog.state()
     epoch_losses = [float(np.mean(trainlog.epoch_losses(e * steps_per_epoch + 1, (e + 1) * steps_per_epoch)))
                     for e in range(global_step // steps_per_epoch)]
