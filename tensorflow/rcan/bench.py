@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from common import paths, records  # noqa: E402
 from common.metrics import evaluate_pairs, protocol  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
+from common.timing import calls_per_second, latency_ms  # noqa: E402
 from common.visual import detail_box, side_by_side  # noqa: E402
 from tools.bench_bicubic import bicubic_pairs, load_set5_layout  # noqa: E402
 
@@ -69,12 +70,7 @@ def dense_conv_gflops(config, seconds=3.0):
     flops = 2.0 * 16 * 128 * 128 * 64 * 64 * 9
     with tf.compat.v1.Session(graph=graph, config=config) as sess:
         sess.run(init)
-        sess.run(y)
-        runs, start = 0, time.perf_counter()
-        while runs < 2 or time.perf_counter() - start < seconds:
-            sess.run(y)
-            runs += 1
-        return flops * runs / (time.perf_counter() - start) / 1e9
+        return flops * calls_per_second(lambda: sess.run(y), seconds) / 1e9
 
 
 def preset_argv(work_dir, max_step):
@@ -95,21 +91,6 @@ def eval_sets():
     else:
         print('notice: shared Set5 not found (set SR_SHARED_DATA); evaluating SampleTest only', flush=True)
     return sets + [('SampleTest', paths.SAMPLE_DATA_DIR / 'benchmark' / 'SampleTest')]
-
-
-def latency_ms(predict, images, repeats=3):
-    """Median Session time per image (ms), warm, averaged over the images."""
-    for lr in images:
-        predict(lr)
-    per_image = []
-    for lr in images:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            predict(lr)
-            times.append(time.perf_counter() - start)
-        per_image.append(np.median(times))
-    return 1000.0 * float(np.mean(per_image))
 
 
 def evaluate(record, predict, scale, work_dir):

@@ -15,12 +15,10 @@ Training (the reference's loop, made exact and restartable):
   it is a terminal.
 """
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 

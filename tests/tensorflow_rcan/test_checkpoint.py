@@ -1,5 +1,4 @@
 """tfzoo.checkpoint: Saver checkpoints committed index-last, pruned, cleaned after a kill, restored in part."""
-import numpy as np
 import pytest
 import tensorflow as tf
 
