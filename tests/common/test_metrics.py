@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from common.metrics import calculate_psnr, calculate_ssim, evaluate_pairs, protocol
+from common import metrics
+from common.color import to_y_channel
+from common.metrics import (_ssim_single, _ssim_single_reference, calculate_psnr, calculate_ssim, evaluate_pairs,
+                            protocol)
 from tools.bench_bicubic import parse_matlab_table
 
 SCALES = (2, 3, 4)
@@ -31,7 +34,7 @@ def test_reproduces_matlab_table(set5_rcan, scale):
     results = evaluate_pairs(pairs[scale], crop_border=scale)
     for r in results:
         psnr, ssim = per_image[(scale, r['name'])]
-        assert r['psnr'] == pytest.approx(psnr, abs=1e-5), r['name']
+        assert r['psnr'] == pytest.approx(psnr, abs=1e-6), r['name']
         assert r['ssim'] == pytest.approx(ssim, abs=1e-6), r['name']
     assert np.mean([r['psnr'] for r in results]) == pytest.approx(means[scale][0], abs=1e-6)
     assert np.mean([r['ssim'] for r in results]) == pytest.approx(means[scale][1], abs=1e-6)
@@ -46,6 +49,44 @@ def test_protocol_options_change_the_numbers(set5_rcan):
     assert abs(calculate_psnr(sr, hr, 4, test_y_channel=True, round_y=True) - y) > 0.005
     assert abs(calculate_psnr(sr, hr, 0, test_y_channel=True) - y) > 0.005
     assert calculate_psnr(sr, hr, 4) < y - 1.0                      # RGB is well below Y on Set5
+
+
+@pytest.mark.parametrize('shape', [(11, 11), (12, 40), (37, 23), (64, 301)])
+def test_ssim_kernel_matches_reference_on_random_images(shape):
+    rng = np.random.default_rng(shape[1])
+    a = rng.random(shape) * 255
+    for b in (np.clip(a + rng.normal(0, 20, shape), 0, 255), rng.random(shape) * 255, a):
+        assert abs(_ssim_single(a, b) - _ssim_single_reference(a, b)) <= 1e-9
+    strided = rng.random((shape[0], shape[1], 3)) * 255                      # a channel of an HWC image
+    assert abs(_ssim_single(strided[..., 1], a) - _ssim_single_reference(strided[..., 1], a)) <= 1e-9
+
+
+def test_ssim_kernel_matches_reference_on_set5(set5_rcan):
+    pairs, _, _ = set5_rcan
+    for scale in SCALES:
+        for name, sr, hr in pairs[scale]:
+            c = slice(scale, -scale)
+            a, b = to_y_channel(sr[c, c]), to_y_channel(hr[c, c])
+            assert abs(_ssim_single(a, b) - _ssim_single_reference(a, b)) <= 1e-9, (scale, name)
+
+
+def test_ssim_block_sums_do_not_depend_on_threads():
+    from common.imresize import run_split
+    rng = np.random.default_rng(6)
+    a, b = rng.random((300, 90)) * 255, rng.random((300, 90)) * 255
+    n_blocks = -(-(300 - 10) // metrics._SSIM_BLOCK)
+    sums = [np.empty(n_blocks), np.empty(n_blocks)]
+    for out, threaded in zip(sums, (False, True)):
+        run_split(metrics._ssim_map_sum, n_blocks, (a, b, metrics._gaussian_window(), out), threaded=threaded)
+    assert np.array_equal(sums[0], sums[1])
+
+
+def test_ssim_without_numba_uses_the_reference(monkeypatch):
+    rng = np.random.default_rng(5)
+    a, b = rng.random((30, 26)) * 255, rng.random((30, 26)) * 255
+    monkeypatch.setattr(metrics, 'numba', None)
+    monkeypatch.setattr(metrics, '_ssim_map_sum', None)                 # would raise if it were called
+    assert _ssim_single(a, b) == _ssim_single_reference(a, b)
 
 
 def test_ssim_matches_skimage_gaussian_ssim(set5_rcan):
