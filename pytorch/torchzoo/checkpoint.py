@@ -9,6 +9,7 @@ rename, fall back to the previous file when the newest is corrupt).
 import pickle
 import random
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def load_state(path, flag='--model'):
     try:
         state = torch.load(str(path), map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
-        if 'weights only' in str(err).lower() or 'weights_only' in str(err):
+        if 'Unsupported global' in str(err):      # pickled classes (a whole module), not a damaged file
             raise PickleNotAllowed(f'{path}: holds pickled Python objects (a whole model saved with torch.save(model)?); '
                                    f'unpickling runs code from the file: pass --allow_pickle if you trust it') from None
         raise ValueError(f'{path}: not a readable PyTorch checkpoint ({_first_line(err)})') from None
@@ -130,7 +131,10 @@ def load_pickled_module(path, packages=('model',)):
     if not path.is_file() or path.stat().st_size == 0:
         raise ValueError(f"{path}: {'empty file (0 bytes)' if path.is_file() else 'no such file'}")
     try:
-        obj = torch.load(str(path), map_location='cpu', weights_only=False, pickle_module=shim)
+        with warnings.catch_warnings():      # the stand-ins have no source to compare with the pickled one
+            warnings.filterwarnings('ignore', message="Couldn't retrieve source code", category=UserWarning)
+            warnings.filterwarnings('ignore', message='source code of class', category=UserWarning)
+            obj = torch.load(str(path), map_location='cpu', weights_only=False, pickle_module=shim)
     except Exception as err:                      # noqa: BLE001 - any failure of a damaged or foreign file
         raise ValueError(f'{path}: cannot unpickle it ({_first_line(err)})') from None
     if not isinstance(obj, nn.Module):
