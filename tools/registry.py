@@ -34,4 +34,5 @@ REGISTRY = {
                         'mindspore/srcnn/README.md', 'mindspore'),
     'rcan': BenchEntry('tensorflow/rcan/bench.py', 'results/rcan_bench.json', 'tensorflow/rcan/README.md',
                        'tensorflow'),
+    'rdn': BenchEntry('pytorch/rdn/bench.py', 'results/rdn_bench.json', 'pytorch/rdn/README.md', 'pytorch'),
 }

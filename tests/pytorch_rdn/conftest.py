@@ -19,7 +19,7 @@ from common import paths
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
 TORCH_DIR = paths.REPO_ROOT / 'pytorch'
 TOP_LEVEL = ('model', 'dataset', 'utils', 'train', 'train_npu', 'inference', 'export', 'bench')
-MODULES = ('model.rdn', 'dataset', 'utils', 'train', 'inference', 'export')
+MODULES = ('model.rdn', 'dataset', 'utils', 'train', 'inference', 'export', 'bench')
 _OURS = {}
 
 
