@@ -33,7 +33,7 @@ from common.visual import detail_box, side_by_side  # noqa: E402
 from dataset import load_test_images  # noqa: E402
 from torchzoo.cli import Parser, run_cli  # noqa: E402
 from torchzoo.device import cpu_has_native_bf16  # noqa: E402
-from utils import super_resolve  # noqa: E402
+from utils import find_checkpoint, super_resolve  # noqa: E402
 
 COMMAND = 'make bench MODEL=rdn'
 SCALE = 4
@@ -174,7 +174,7 @@ def run_bench(out, steps=BENCH['steps'], precision_steps=PRECISION_STEPS, work=N
     macs = conv_macs(model, (1, 3, BENCH['patch_size'] // SCALE, BENCH['patch_size'] // SCALE))
     ips = summary['images_per_sec']
     train_gflops = 3 * 2 * macs * ips / 1e9
-    checkpoint = sorted((work / 'train' / 'ckpt' / 'RDN').glob('rdn-*.pth'))[-1]
+    checkpoint = find_checkpoint(work / 'train' / 'ckpt' / 'RDN')
     prec = precision_runs(work, checkpoint, precision_steps, set5)
     ratio = prec['bf16']['images_per_sec'] / prec['fp32']['images_per_sec']
     record['train'] = {'seconds': summary['seconds'], 'steps': summary['steps_run'], 'seed': BENCH['seed'],
