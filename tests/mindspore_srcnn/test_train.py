@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from common import paths
+from common.runs import epoch_order
 
 TRAIN_PY = paths.REPO_ROOT / 'mindspore' / 'srcnn' / 'train.py'
 
@@ -252,6 +253,22 @@ def test_a_truncated_shard_is_one_error_line(srcnn, records_dir, tmp_path, run_m
     with pytest.raises(ValueError, match=f'--data_path={broken}: srcnn.mindrecord00 has \d+ bytes, meta.json records'):
         run_main(srcnn.train, {'data_path': broken, 'output_path': tmp_path / 'out', 'batch_size': 4})
     assert not (tmp_path / 'out' / 'ckpt_0').exists()
+
+
+def test_two_builds_of_one_folder_train_alike(srcnn, tiny_images, tmp_path):
+    """FileWriter stores records in an order that changes from build to build; training addresses
+    patches by their creation index, so the batches of a seeded epoch do not depend on the build."""
+    photos = paths.SAMPLE_DATA_DIR / 'benchmark' / 'SampleTest' / 'HR' / 'x2'     # ensured by tiny_images
+    sets = []
+    for name in ('a', 'b'):
+        srcnn.create_dataset.build_mindrecord(photos, tmp_path / name, scale=2, patch_size=33, stride=40,
+                                              progress=False)
+        sets.append(srcnn.dataset.open_train_set(tmp_path / name, 2, 33))
+    assert sets[0]['patches'] == sets[1]['patches'] > 300
+    assert not np.array_equal(sets[0]['positions'], sets[1]['positions'])    # the stored order differs
+    idx = epoch_order(sets[0]['patches'], 1, 0)
+    a, b = (np.concatenate([hr.asnumpy() for _, hr in srcnn.dataset.train_batches(d, idx, 16, 2)]) for d in sets)
+    np.testing.assert_array_equal(a, b)
 
 
 def test_identity_init_starts_at_the_bicubic_image(srcnn):

@@ -124,15 +124,17 @@ def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=9
     with building_output(out, META_NAME, overwrite=overwrite) as tmp:
         writer = FileWriter(str(tmp / MINDRECORD_NAME), shard_num=NUM_SHARDS, overwrite=False)
         shape = [1, patch_size, patch_size]
+        # 'index' numbers the patches in creation order: FileWriter spreads records over the shards
+        # in an order that differs from build to build, so training orders patches by this field.
         writer.add_schema({'lr': {'type': 'float32', 'shape': shape},
-                           'hr': {'type': 'float32', 'shape': shape}}, 'srcnn')
+                           'hr': {'type': 'float32', 'shape': shape}, 'index': {'type': 'int64'}}, 'srcnn')
         for path in tqdm(images, desc='patches', unit='img', disable=not progress):
             lr, hr = image_patches(read_image(path, bits=8), scale, patch_size, stride, name=str(path),
                                    min_patch_std=min_patch_std)
             if len(lr) == 0:
                 skipped.append(path.name)
                 continue
-            writer.write_raw_data([{'lr': a, 'hr': b} for a, b in zip(lr, hr)])
+            writer.write_raw_data([{'lr': a, 'hr': b, 'index': total + i} for i, (a, b) in enumerate(zip(lr, hr))])
             total += len(lr)
         if total == 0:
             raise ValueError(f'--src_folder={src_folder}: no patches (no image is at least {patch_size} px '
@@ -141,7 +143,7 @@ def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=9
         sizes = {name: (tmp / name).stat().st_size for name in shard_names() if not name.endswith('.db')}
         meta = {'patches': total, 'images': len(images) - len(skipped), 'skipped_images': skipped,
                 'scale': scale, 'patch_size': patch_size, 'stride': stride, 'min_patch_std': min_patch_std,
-                'shards': NUM_SHARDS, 'file_sizes': sizes,
+                'shards': NUM_SHARDS, 'file_sizes': sizes, 'indexed': True,
                 'src_folder': str(Path(src_folder).resolve())}
         (tmp / META_NAME).write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
     if skipped:

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from common.evaluate import image_keys
 from common.imgio import ImageError, list_images, read_image
 
@@ -85,8 +87,11 @@ def open_train_set(data_path, scale, patch_size):
         patch_size (int): The --patch_size of this training; must equal the dataset's.
 
     Returns:
-        dict: 'file' (the first shard), 'patches' (count), 'meta' (meta.json or None) and
-        'fingerprint' (identifies the dataset in a run's identity).
+        dict: 'file' (the first shard), 'patches' (count), 'meta' (meta.json or None),
+        'fingerprint' (identifies the dataset in a run's identity) and 'positions' (where patch k of
+        the creation order is stored: FileWriter's record order differs from build to build, so
+        training addresses patches by their 'index' field; None for a mindrecord without it, e.g.
+        one built by the reference, which is then read in its stored order).
 
     Raises:
         FileNotFoundError: A missing shard.
@@ -118,7 +123,25 @@ def open_train_set(data_path, scale, patch_size):
     else:
         sizes = sorted((p.name, p.stat().st_size) for p in data_path.glob(f'{MINDRECORD_NAME}*'))
         fingerprint = hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]
-    return {'file': first, 'patches': patches, 'meta': meta, 'fingerprint': fingerprint, 'data_path': data_path}
+    positions = _positions(first, data_path, patches) if meta is not None and meta.get('indexed') else None
+    return {'file': first, 'patches': patches, 'meta': meta, 'fingerprint': fingerprint, 'data_path': data_path,
+            'positions': positions}
+
+
+def _positions(first, data_path, patches):
+    """Stored position of every patch, by creation index (read once from the 'index' field)."""
+    import mindspore.dataset as ds
+    try:
+        reader = ds.MindDataset(str(first), columns_list=['index'], shuffle=False)
+        index = np.fromiter((int(row[0]) for row in reader.create_tuple_iterator(output_numpy=True)),
+                            dtype=np.int64, count=patches)
+    except (RuntimeError, ValueError, OSError) as err:
+        raise _read_error(data_path, err) from None
+    positions = np.argsort(index, kind='stable')
+    if not np.array_equal(index[positions], np.arange(patches)):
+        raise ValueError(f'--data_path={data_path}: the records\' index field is not 0..{patches - 1}; '
+                         f'rebuild the data with src/create_dataset.py')
+    return positions
 
 
 def train_batches(data, indices, batch_size, num_parallel_workers=8):
@@ -126,7 +149,8 @@ def train_batches(data, indices, batch_size, num_parallel_workers=8):
 
     Args:
         data (dict): From :func:`open_train_set`.
-        indices (np.ndarray): Record indices, in visiting order; a last incomplete batch is dropped.
+        indices (np.ndarray): Patch indices (creation order), in visiting order; a last incomplete
+            batch is dropped.
         batch_size (int): Patches per batch.
         num_parallel_workers (int): Reader workers, capped at the CPU count. Default: 8 (the reference).
     """
@@ -134,6 +158,8 @@ def train_batches(data, indices, batch_size, num_parallel_workers=8):
     if len(indices) < batch_size:
         return
     workers = max(1, min(int(num_parallel_workers), os.cpu_count() or 1))
+    if data['positions'] is not None:
+        indices = data['positions'][indices]
     try:
         dataset = ds.MindDataset(str(data['file']), columns_list=['lr', 'hr'],
                                  sampler=ds.SubsetSampler([int(i) for i in indices]), num_parallel_workers=workers)
