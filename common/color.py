@@ -15,6 +15,8 @@ dtype rules (as MATLAB): uint8 in -> uint8 out, rounded half away from zero and 
 """
 import numpy as np
 
+from common.jit import numba, numba_kernel, run_split
+
 __all__ = ['rgb2ycbcr', 'bgr2ycbcr', 'ycbcr2rgb', 'ycbcr2bgr', 'to_y_channel']
 
 # Rows: Y, Cb, Cr; columns: R, G, B. Input in [0, 1], output on the 0..255 scale.
@@ -118,8 +120,28 @@ def to_y_channel(img, round_y=False):
         return img.reshape(img.shape[:2]).astype(np.float64)
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f'to_y_channel: expected an HxW or HxWx3 BGR image, got shape {img.shape}')
+    if numba is not None and img.dtype.kind in 'uif' and img.dtype.itemsize <= 8:
+        y = np.empty(img.shape[:2], dtype=np.float64)
+        w = _RGB2YCBCR[0]
+        run_split(_y_kernel, img.shape[0], (img, y, w[2], w[1], w[0], _OFFSET[0], bool(round_y)),
+                  threaded=img.shape[0] * img.shape[1] >= 1 << 18)
+        return y
+    return _to_y_reference(img, round_y)
+
+
+def _to_y_reference(img, round_y=False):
+    """numpy twin of the Y kernel (used without numba; the tests hold the two within 1e-12)."""
     bgr = img.astype(np.float64) / 255.0
     y = bgr @ _RGB2YCBCR[0, ::-1] + _OFFSET[0]
     if round_y:
         y = np.floor(y + 0.5)
     return y
+
+
+@numba_kernel
+def _y_kernel(img, out, wb, wg, wr, offset, round_y, start, stop):
+    """``out = 16 + (wb B + wg G + wr R) / 255`` per pixel of rows start..stop of a BGR image (any strides)."""
+    for i in range(start, stop):
+        for j in range(img.shape[1]):
+            v = (img[i, j, 0] / 255.0) * wb + (img[i, j, 1] / 255.0) * wg + (img[i, j, 2] / 255.0) * wr + offset
+            out[i, j] = np.floor(v + 0.5) if round_y else v

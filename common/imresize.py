@@ -27,18 +27,12 @@ Two implementations give bit-identical results:
   calls on zero-copy strided windows of the input, one per phase of the periodic sampling grid.
 """
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-try:
-    import numba
-except ImportError:           # numba is pinned in requirements.txt; without it the reference path runs
-    numba = None
+from common.jit import numba, numba_kernel, run_split
 
 __all__ = ['imresize', 'cubic', 'contributions']
 
@@ -270,20 +264,6 @@ def _imresize_reference(img, scale=None, output_shape=None, antialiasing=True):
 # fuses the multiply-adds. It vectorises across independent samples (along a row in the first pass,
 # across the rows of a band in the second), which leaves each sample's sum untouched.
 
-def numba_kernel(fn):
-    """``numba.njit(nogil=True)``, with numba's on-disk cache where it finds a writable place for one.
-
-    No fastmath: compiled code does IEEE float64 arithmetic in the order written. Without numba the
-    function is returned unchanged (callers then take their numpy path). Also used by common.metrics.
-    """
-    if numba is None:
-        return fn
-    try:
-        return numba.njit(nogil=True, cache=True)(fn)
-    except RuntimeError:         # numba raises this when no cache locator is writable (read-only tree)
-        return numba.njit(nogil=True)(fn)
-
-
 @numba_kernel
 def _finish(v, rounding, lo, hi):
     """MATLAB's cast back to an integer class (half away from zero, saturated) when ``rounding``."""
@@ -444,49 +424,6 @@ def _rows_pass(x, weights, indices, rounding, lo, hi, out, i0, i1):
 # float64, as the reference does. int64/uint64 and wider floats use the reference.
 _FAST_DTYPES = {np.dtype(t): np.float32 for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32)}
 _FAST_DTYPES.update({np.dtype(t): np.float64 for t in (np.uint32, np.int32, np.float16, np.float64)})
-
-_POOL_LOCK = threading.Lock()
-_POOL = {'pid': None, 'executor': None}
-
-
-def _cores():
-    """Cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-
-
-def _executor():
-    """The module's worker threads (one per core), created on first use and again after a fork."""
-    with _POOL_LOCK:
-        if _POOL['pid'] != os.getpid():
-            _POOL['executor'] = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix='imresize')
-            _POOL['pid'] = os.getpid()
-        return _POOL['executor']
-
-
-def run_split(kernel, n_items, args, threaded=True):
-    """Call ``kernel(*args, start, stop)`` over ``range(n_items)``: on this thread, or shared out.
-
-    Shared out, the range is cut into up to four pieces per core (so a core slowed by other work
-    takes fewer) that the module's worker threads pick up in turn; ``kernel`` should release the
-    GIL (``numba_kernel`` does). Also used by common.metrics.
-
-    Args:
-        kernel (Callable): Called as ``kernel(*args, start, stop)``.
-        n_items (int): Length of the range to cover.
-        args (tuple): Leading arguments of every call.
-        threaded (bool): Share the range out (when there are two cores or more). Default: True.
-
-    Returns:
-        list: The calls' results, in range order.
-    """
-    cores = _cores()
-    if not threaded or cores < 2 or n_items < 2:
-        return [kernel(*args, 0, n_items)]
-    bounds = np.linspace(0, n_items, min(n_items, 4 * cores) + 1).round().astype(np.int64)
-    pool = _executor()
-    jobs = [pool.submit(kernel, *args, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    return [job.result() for job in jobs]
-
 
 def _imresize_fast(img, is_int, scales, out_shape, antialiasing):
     """The numba implementation of :func:`imresize` for a validated image of a ``_FAST_DTYPES`` dtype."""

@@ -18,12 +18,7 @@ import math
 import numpy as np
 
 from common.color import to_y_channel
-from common.imresize import numba_kernel, run_split
-
-try:
-    import numba
-except ImportError:           # numba is pinned in requirements.txt; without it the numpy SSIM runs
-    numba = None
+from common.jit import numba, numba_kernel, run_split
 
 __all__ = ['calculate_psnr', 'calculate_ssim', 'protocol', 'evaluate_pairs']
 
@@ -60,7 +55,7 @@ def _prepare(img, img2, crop_border, input_order, test_y_channel, round_y, name)
         img2 = to_y_channel(img2, round_y=round_y)[..., None]
     elif test_y_channel and img.shape[2] != 1:
         raise ValueError(f'{name}: test_y_channel needs 1 or 3 channels, got shape {img.shape}')
-    return img.astype(np.float64), img2.astype(np.float64)
+    return img.astype(np.float64, copy=False), img2.astype(np.float64, copy=False)   # read-only from here
 
 
 def calculate_psnr(img, img2, crop_border, input_order='HWC', test_y_channel=False, round_y=False, **kwargs):

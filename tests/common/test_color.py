@@ -88,3 +88,22 @@ def test_bad_input(fn):
 def test_to_y_channel_bad_shape():
     with pytest.raises(ValueError, match='to_y_channel'):
         to_y_channel(np.zeros((4, 4, 4)))
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+def test_the_y_kernel_equals_the_numpy_twin_bit_for_bit(dtype):
+    from common.color import _to_y_reference
+    rng = np.random.default_rng(7)
+    img = (rng.random((300, 1000, 3)) * 255).astype(dtype)      # large enough to be shared over threads
+    for view in (img, img[4:-4, 3:-5], img.transpose(1, 0, 2), img[::2, ::3]):
+        for round_y in (False, True):
+            np.testing.assert_array_equal(to_y_channel(view, round_y), _to_y_reference(view, round_y))
+
+
+def test_without_numba_the_numpy_y_runs(monkeypatch):
+    from common import color
+    img = np.random.default_rng(8).integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    expected = to_y_channel(img)
+    monkeypatch.setattr(color, 'numba', None)
+    monkeypatch.setattr(color, '_y_kernel', None)          # would raise if it were called
+    np.testing.assert_array_equal(to_y_channel(img), expected)

@@ -249,8 +249,9 @@ def test_numba_kernel_without_a_writable_cache(monkeypatch):
                 raise RuntimeError('cannot cache function: no locator available')
             return lambda fn: fn
 
-    monkeypatch.setattr(imresize_module, 'numba', FakeNumba)
-    fn = imresize_module.numba_kernel(lambda: 1)
+    from common import jit
+    monkeypatch.setattr(jit, 'numba', FakeNumba)
+    fn = jit.numba_kernel(lambda: 1)
     assert fn() == 1
     assert calls == [{'nogil': True, 'cache': True}, {'nogil': True}]
 
