@@ -6,6 +6,7 @@
   :class:`common.runs.CheckpointDir` (run identity, lock, commit order that survives ``kill -9``,
   resume from the newest readable one) and partial restores for fine-tuning.
 * :mod:`tfzoo.freeze`: frozen inference graphs (``.pb``) for Ascend's offline converter.
+* :mod:`tfzoo.speed`: a dense convolution's throughput, the yardstick of the benches' conv ratio.
 
 The package lives in ``tensorflow/`` (a plain folder, never a package): entry scripts put that folder
 on ``sys.path`` and ``import tfzoo``.

@@ -41,7 +41,8 @@ def default_threads():
         return max(1, os.cpu_count() or 1)
 
 
-def session_config(npu=None, precision_mode='allow_fp32_to_fp16', intra_op_threads=0, inter_op_threads=1):
+def session_config(npu=None, precision_mode='allow_fp32_to_fp16', intra_op_threads=0, inter_op_threads=1,
+                   npu_options=None, rewriters_off=('remapping',)):
     """Build the ``tf.compat.v1.ConfigProto`` of a training or inference Session.
 
     Args:
@@ -52,6 +53,11 @@ def session_config(npu=None, precision_mode='allow_fp32_to_fp16', intra_op_threa
         intra_op_threads (int): Threads inside one op; 0 uses :func:`default_threads`. Default: 0.
         inter_op_threads (int): Ops run concurrently; 0 lets TensorFlow choose. Default: 1 (the
             network is one chain of convolutions; a second pool only competes for the cores).
+        npu_options (dict | None): Further NpuOptimizer parameters for the Ascend config, ``{name: bool |
+            int | str}`` (e.g. BSRN's ``{'dynamic_input': True, 'dynamic_graph_execute_mode':
+            'lazy_recompile'}``). Default: None.
+        rewriters_off (tuple[str]): Grappler passes switched off in the Ascend config (fields of
+            ``RewriterConfig``, e.g. 'memory_optimization'). Default: ('remapping',).
 
     Returns:
         tf.compat.v1.ConfigProto: The configuration.
@@ -74,7 +80,17 @@ def session_config(npu=None, precision_mode='allow_fp32_to_fp16', intra_op_threa
         custom_op.name = 'NpuOptimizer'
         custom_op.parameter_map['use_off_line'].b = True          # run the graph on the Ascend device
         custom_op.parameter_map['precision_mode'].s = tf.compat.as_bytes(precision_mode)
-        config.graph_options.rewrite_options.remapping = RewriterConfig.OFF   # required by the adapter
+        for key, value in (npu_options or {}).items():
+            if isinstance(value, bool):
+                custom_op.parameter_map[key].b = value
+            elif isinstance(value, int):
+                custom_op.parameter_map[key].i = value
+            else:
+                custom_op.parameter_map[key].s = tf.compat.as_bytes(str(value))
+        for name in rewriters_off:                                 # 'remapping' is required by the adapter
+            if not hasattr(config.graph_options.rewrite_options, name):
+                raise ValueError(f'session_config: RewriterConfig has no pass named {name}')
+            setattr(config.graph_options.rewrite_options, name, RewriterConfig.OFF)
     else:
         config.gpu_options.allow_growth = True
     return config

@@ -1,0 +1,169 @@
+"""The training loop of train.py: graph, Session, restore/resume, steps, logs, summaries, checkpoints.
+
+The run lives in ``--train_path`` (tfzoo.checkpoint.TFCheckpointDir: run identity, lock, commit order
+that survives ``kill -9``). A checkpoint ``model.ckpt-{step}`` holds the generator, Adam's slots and
+powers (the names of the authors' checkpoints) and ``train_state/global_step`` / ``train_state/seconds``.
+Batch and scale of step k depend only on (--seed, k) and the learning rate on k, so a resumed run
+ends with the uninterrupted run's weights.
+"""
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+import flags
+from common.imgio import atomic_write_bytes
+from models.bsrn import build_training, count_parameters
+from tfzoo.checkpoint import TFCheckpointDir, resolve_checkpoint, restore_variables
+
+tf.get_logger().setLevel('ERROR')
+v1 = tf.compat.v1
+
+__all__ = ['train', 'PREFIX', 'log_line']
+PREFIX = 'model.ckpt'
+
+
+def log(line):
+    """One log line on stdout (above the progress bar, if any)."""
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
+
+
+def log_line(step, scale, loss, duration, batch_size):
+    """The Ascend port's training log line."""
+    return f'step {step}, scale x{scale}, loss {loss:.6f}  sec/batch {duration:.3f} fps {batch_size / duration:.3f}'
+
+
+def _graph(args, model):
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(args.seed)
+        ops = build_training(model, args.bsrn_learning_rate, args.bsrn_learning_rate_decay,
+                             args.bsrn_learning_rate_decay_steps, args.bsrn_adam_epsilon, args.bsrn_clip_norm)
+        with v1.variable_scope('train_state'):
+            ops['step_var'] = v1.get_variable('global_step', [], tf.int64, v1.zeros_initializer(), trainable=False)
+            ops['seconds_var'] = v1.get_variable('seconds', [], tf.float64, v1.zeros_initializer(), trainable=False)
+        ops['state_in'] = (v1.placeholder(tf.int64, []), v1.placeholder(tf.float64, []))
+        ops['set_state'] = tf.group(ops['step_var'].assign(ops['state_in'][0]),
+                                    ops['seconds_var'].assign(ops['state_in'][1]))
+        scalars = [v1.summary.scalar('loss/final', ops['loss']), v1.summary.scalar('learning_rate', ops['lr'])]
+        every = model.frequency
+        scalars += [v1.summary.scalar(f'loss/recon_l1_m{(i + 1) * every}', l) for i, l in enumerate(ops['losses'])]
+        scalars.append(v1.summary.image('output', tf.cast(tf.clip_by_value(ops['outputs'][-1], 0, 255), tf.uint8),
+                                        max_outputs=1))
+        ops['summary'] = v1.summary.merge(scalars)
+        ops['saver'] = v1.train.Saver(max_to_keep=None)
+        ops['init'] = v1.global_variables_initializer()
+    return graph, ops
+
+
+def train(args, data):
+    """Train (or resume, or start from --restore_path); returns a summary dict."""
+    rank_size = int(os.environ.get('RANK_SIZE', '1'))
+    restore = resolve_checkpoint(args.restore_path, '--restore_path') if args.restore_path else None
+    ckpts = TFCheckpointDir(args.train_path, PREFIX, flag='--train_path', init_hint='--restore_path <checkpoint>')
+    identity = {k: getattr(args, k) for k in flags_identity()}
+    identity['dataset'] = data.fingerprint()
+    ckpts.open(identity, resume=args.resume, overwrite=args.overwrite)
+    try:
+        arguments = {k: v for k, v in vars(args).items()}
+        atomic_write_bytes(Path(args.train_path) / 'arguments.json',
+                           (json.dumps(arguments, indent=2, default=str) + '\n').encode())
+        summary = _train(args, data, ckpts, restore, rank_size)
+    except BaseException:
+        ckpts.close(abandon=True)
+        raise
+    ckpts.close()
+    return summary
+
+
+def flags_identity():
+    import train as train_module
+    return train_module.IDENTITY_KEYS
+
+
+def _train(args, data, ckpts, restore, rank_size):
+    model = flags.model_from_args(args)
+    graph, ops = _graph(args, model)
+    sess = flags.session(args, graph)
+    with sess, graph.as_default():
+        sess.run(ops['init'])
+        print(f"trainable parameters: {count_parameters(ops['weights'])}", flush=True)
+        done, seconds_before = 0, 0.0
+        if ckpts.resumed:
+            (done, seconds_before), _, _, path = ckpts.load_latest(lambda p: _restore_run(sess, ops, p))
+            log(f'resuming from {TFCheckpointDir.prefix_of(path)} (global step {done})')
+        elif restore is not None:
+            state = set(v1.get_collection(v1.GraphKeys.GLOBAL_VARIABLES, scope='train_state'))
+            candidates = ops['weights'] if args.restore_target == 'generator' else \
+                [v for v in v1.global_variables() if v not in state]
+            names, _ = restore_variables(sess, restore, candidates, ops['weights'], flag='--restore_path')
+            done = args.global_step
+            log(f'restored {len(names)} variables from {restore}; starting at global step {done}')
+        writers = {s: v1.summary.FileWriter(str(Path(args.train_path) / f'x{s}'), graph if i == 0 else None)
+                   for i, s in enumerate(args.scale_list)}
+        try:
+            return _loop(args, data, sess, ops, ckpts, writers, done, seconds_before, rank_size)
+        finally:
+            for w in writers.values():
+                w.close()
+
+
+def _restore_run(sess, ops, index_path):
+    TFCheckpointDir.restore(sess, ops['saver'], index_path)
+    step, seconds = sess.run([ops['step_var'], ops['seconds_var']])
+    named = int(Path(TFCheckpointDir.prefix_of(index_path)).name.rsplit('-', 1)[1])
+    if int(step) != named:
+        raise ValueError(f'{index_path}: stores global step {step}, its name says {named}')
+    return int(step), float(seconds)
+
+
+def _loop(args, data, sess, ops, ckpts, writers, done, seconds_before, rank_size):
+    begin, losses, per_scale = time.time(), [], {s: [0, 0.0] for s in args.scale_list}
+    bar = tqdm(total=args.max_steps, initial=done, unit='step', disable=None)
+    step, loss = done, float('nan')
+    if step * rank_size >= args.max_steps:
+        log(f'nothing to do: {step} of --max_steps={args.max_steps} steps already done')
+    while step * rank_size < args.max_steps:
+        scale, lr, hr = data.batch(step, args.seed, args.scale_list, args.batch_size, args.input_patch_size)
+        feed = {ops['input']: lr, ops['truth']: hr, ops['scale']: float(scale), ops['global_step']: step}
+        count = step + 1
+        with_summary = count % args.summary_freq == 0
+        fetches = [ops['train'], ops['loss']] + ([ops['summary']] if with_summary else [])
+        start = time.time()
+        out = sess.run(fetches, feed_dict=feed)
+        duration = time.time() - start
+        loss = float(out[1])
+        if not math.isfinite(loss):
+            raise ValueError(f'loss is {loss} at step {count}: training diverged (lower --bsrn_learning_rate '
+                             f'or set --bsrn_clip_norm)')
+        per_scale[scale][0] += 1
+        per_scale[scale][1] += duration
+        step = count
+        bar.update()
+        if with_summary:
+            writers[scale].add_summary(out[2], count)
+        if count % args.log_freq == 0:
+            losses.append(loss)
+            log(log_line(count, scale, loss, duration, args.batch_size))
+        if count % args.save_freq == 0 or count * rank_size >= args.max_steps:
+            sess.run(ops['set_state'], {ops['state_in'][0]: count,
+                                        ops['state_in'][1]: seconds_before + time.time() - begin})
+            ckpts.save_session(sess, ops['saver'], count, keep_max=args.save_max_keep)
+        if args.sleep_ratio > 0:
+            time.sleep(min(10.0, duration * args.sleep_ratio))
+    bar.close()
+    seconds = time.time() - begin
+    steps = step - done
+    return {'steps_done_before': done, 'steps_run': steps, 'global_step': step, 'seconds': seconds,
+            'seconds_total': seconds_before + seconds,
+            'images_per_sec': steps * args.batch_size / seconds if steps else 0.0,
+            'images_per_sec_by_scale': {f'x{s}': n * args.batch_size / t for s, (n, t) in per_scale.items() if n},
+            'steps_by_scale': {f'x{s}': n for s, (n, _) in per_scale.items()},
+            'final_loss': loss, 'losses': losses}

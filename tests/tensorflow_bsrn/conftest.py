@@ -1,0 +1,138 @@
+"""Fixtures for the BSRN tests: the model's modules (kept out of other tests), tiny data, tiny flags.
+
+tensorflow/bsrn keeps the reference's flat module names (train, models, dataloaders, export, bench,
+...), which other models share. The ``bsrn`` fixture imports them with tensorflow/bsrn and
+tensorflow/ first on sys.path, then takes them out of sys.modules; they are swapped back in only
+while this folder's test modules run.
+"""
+import importlib
+import sys
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from common import paths
+from common.data import bicubic_lr, modcrop
+
+BSRN_DIR = paths.REPO_ROOT / 'tensorflow' / 'bsrn'
+TF_DIR = paths.REPO_ROOT / 'tensorflow'
+MODULES = ['flags', 'train', 'trainer', 'validate_bsrn', 'test_bsrn', 'export', 'bench', 'models', 'models.bsrn',
+           'dataloaders', 'dataloaders.base_loader', 'dataloaders.div2k_loader', 'dataloaders.basic_loader']
+RELEASED = paths.REPO_ROOT.parent / 'shared' / 'data' / 'bsrn_released_checkpoint' / 'bsrn_c64_s64_x234.ckpt'
+TINY = {'bsrn_conv_features': 8, 'bsrn_state_features': 8, 'bsrn_recursions': 2, 'batch_size': 4,
+        'input_patch_size': 8, 'bsrn_learning_rate': 2e-3, 'sleep_ratio': 0, 'chip': 'cpu',
+        'intra_op_threads': 1, 'inter_op_threads': 1, 'data_cached': True}
+
+_OURS = {}
+
+
+def _swap_in():
+    foreign = {k: sys.modules.pop(k) for k in MODULES if k in sys.modules}
+    sys.modules.update(_OURS)
+    return foreign
+
+
+def _swap_out(foreign):
+    _OURS.update({k: sys.modules.pop(k) for k in MODULES if k in sys.modules})
+    sys.modules.update(foreign)
+
+
+@pytest.fixture(scope='session')
+def bsrn():
+    """Namespace of the model's modules: bsrn.train, bsrn.net (models.bsrn), bsrn.export, ..."""
+    saved_path = list(sys.path)
+    foreign = _swap_in()
+    sys.path[:0] = [str(BSRN_DIR), str(TF_DIR)]
+    try:
+        names = [m for m in MODULES if m not in ('models', 'dataloaders')]
+        mods = {m: importlib.import_module(m) for m in names if importlib.util.find_spec(m) is not None}
+        ns = SimpleNamespace(**{k.replace('.', '_'): v for k, v in mods.items()})
+        ns.net = mods['models.bsrn']
+        ns.session = importlib.import_module('tfzoo.session')
+    finally:
+        sys.path[:] = saved_path
+        _swap_out(foreign)
+    return ns
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _bsrn_modules(bsrn):
+    saved_path = list(sys.path)
+    sys.path[:0] = [str(BSRN_DIR), str(TF_DIR)]
+    foreign = _swap_in()
+    yield
+    _swap_out(foreign)
+    sys.path[:] = saved_path
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    """DIV2K layout (HR 48x48 crops, LR X2/X3/X4 by common's bicubic) and a basic layout
+    (x{s}/<name>.png, HR/<name>.png) of 4 + 2 images. Returns the root."""
+    from common.sample_data import ensure_sample_data
+    ensure_sample_data(paths.SAMPLE_DATA_DIR)
+    root = tmp_path_factory.mktemp('tiny_bsrn')
+    sources = sorted((paths.SAMPLE_DATA_DIR / 'DIV2K' / 'DIV2K_train_HR').glob('*.png'))[:6]
+    for i, src in enumerate(sources):
+        hr = np.ascontiguousarray(cv2.imread(str(src))[120:168, 140:188])
+        name = f'{i + 1:04d}'
+        if i < 4:
+            (root / 'DIV2K_train_HR').mkdir(exist_ok=True)
+            cv2.imwrite(str(root / 'DIV2K_train_HR' / f'{name}.png'), hr)
+        else:
+            (root / 'val' / 'HR').mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / 'val' / 'HR' / f'{name}.png'), hr)
+        for s in (2, 3, 4):
+            lr = bicubic_lr(np.ascontiguousarray(modcrop(hr, s)), s)
+            if i < 4:
+                folder = root / 'DIV2K_train_LR_bicubic' / f'X{s}'
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f'{name}x{s}.png'), lr)
+            else:
+                folder = root / 'val' / 'LR' / f'x{s}'
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f'{name}.png'), lr)
+    return root
+
+
+def tiny_argv(data, train_path, **extra):
+    """train.py flags of a tiny run on ``data`` (the tiny_data layout)."""
+    args = dict(TINY, dataloader='div2k_loader', data_input_path=data / 'DIV2K_train_LR_bicubic',
+                data_truth_path=data / 'DIV2K_train_HR', train_path=train_path, scales='2,3,4')
+    args.update(extra)
+    return [f'--{k}={v}' for k, v in args.items()]
+
+
+@pytest.fixture(scope='session')
+def released():
+    """The prefix of the authors' released checkpoint index (skips where the shared data are absent)."""
+    if not RELEASED.with_suffix('.ckpt.index').is_file():
+        pytest.skip('shared BSRN checkpoint index not present (../shared/data/bsrn_released_checkpoint)')
+    return RELEASED
+
+
+@pytest.fixture(scope='session')
+def argv_for():
+    return tiny_argv
+
+
+@pytest.fixture(scope='session')
+def trained(bsrn, tiny_data, tmp_path_factory):
+    """A tiny multi-scale run of 30 steps (log every 5, checkpoints every 10, 2 kept): (folder, summary, stdout)."""
+    import contextlib
+    import io
+    out = tmp_path_factory.mktemp('trained') / 'train'
+    buf = io.StringIO()
+    saved_path = list(sys.path)
+    sys.path[:0] = [str(BSRN_DIR), str(TF_DIR)]
+    foreign = _swap_in()
+    try:
+        with contextlib.redirect_stdout(buf):
+            summary = bsrn.train.main(tiny_argv(tiny_data, out, max_steps=30, log_freq=5, save_freq=10,
+                                                save_max_keep=2, summary_freq=10))
+    finally:
+        _swap_out(foreign)
+        sys.path[:] = saved_path
+    return out, summary, buf.getvalue()
