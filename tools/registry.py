@@ -34,5 +34,7 @@ REGISTRY = {
                         'mindspore/srcnn/README.md', 'mindspore'),
     'rcan': BenchEntry('tensorflow/rcan/bench.py', 'results/rcan_bench.json', 'tensorflow/rcan/README.md',
                        'tensorflow'),
+    'bsrn': BenchEntry('tensorflow/bsrn/bench.py', 'results/bsrn_bench.json', 'tensorflow/bsrn/README.md',
+                       'tensorflow'),
     'rdn': BenchEntry('pytorch/rdn/bench.py', 'results/rdn_bench.json', 'pytorch/rdn/README.md', 'pytorch'),
 }
