@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from common import paths, records  # noqa: E402
 from common.metrics import evaluate_pairs, protocol  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
-from common.timing import calls_per_second, latency_ms  # noqa: E402
+from common.timing import latency_ms  # noqa: E402
 from common.visual import detail_box, side_by_side  # noqa: E402
 from tools.bench_bicubic import bicubic_pairs, load_set5_layout  # noqa: E402
 
@@ -56,21 +56,6 @@ def conv_macs_per_lr_pixel(scale, n_feats, n_RG, n_RCAB, kernel_size=3):
     else:
         tail = sum(k2 * f * 4 * f * 4 ** i for i in range(int(np.log2(scale))))
     return body + tail + k2 * f * 3 * scale * scale
-
-
-def dense_conv_gflops(config, seconds=3.0):
-    """Forward GFLOP/s of one large 64->64 3x3 convolution on [16, 128, 128, 64] in a TF1 Session."""
-    import tensorflow as tf
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.Variable(tf.random.uniform((16, 128, 128, 64), seed=0))     # variables: nothing to fold
-        w = tf.Variable(tf.random.uniform((3, 3, 64, 64), seed=1))
-        y = tf.reduce_sum(tf.nn.conv2d(x, w, 1, 'SAME'))
-        init = tf.compat.v1.global_variables_initializer()
-    flops = 2.0 * 16 * 128 * 128 * 64 * 64 * 9
-    with tf.compat.v1.Session(graph=graph, config=config) as sess:
-        sess.run(init)
-        return flops * calls_per_second(lambda: sess.run(y), seconds) / 1e9
 
 
 def preset_argv(work_dir, max_step):
@@ -133,6 +118,7 @@ def run_bench(out, max_step=None, work_dir=None):
     import mode
     import util
     from tfzoo.session import session_config
+    from tfzoo.speed import dense_conv_gflops
     config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
     dense = dense_conv_gflops(config)          # the first Session: it sizes this process's thread pools
     print(f'dense conv throughput (64->64 3x3, TF CPU): {dense:.1f} GFLOP/s', flush=True)
