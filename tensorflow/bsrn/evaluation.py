@@ -13,7 +13,7 @@ def _metric(args, scale):
     if args.metric == 'y':
         return protocol(scale), scale
     proto = protocol(args.shave_size, test_y_channel=False)
-    proto['label'] = f"RGB, shave={args.shave_size} (tf-bsrn-sr validate_bsrn.py), SSIM Wang04 11x11 g1.5 per channel"
+    proto['label'] = f'RGB, shave={args.shave_size} (the reference validate_bsrn.py), SSIM Wang04 11x11 g1.5'
     return proto, args.shave_size
 
 
@@ -35,7 +35,7 @@ def validate(args, data):
                 for t, sr in enumerate(srs):          # BGR for common.metrics
                     per_t[t].append((name, sr[:, :, ::-1], hr[:, :, ::-1]))
             labels = ([f't{t + 1}' for t in range(len(per_t) - 1)]) + ['ensemble']
-            scores = [evaluate_pairs(pairs, crop, test_y_channel=proto['test_y_channel'], scale=scale)
+            scores = [evaluate_pairs(pairs, crop, test_y_channel=proto['channel'] == 'y', scale=scale)
                       for pairs in per_t]
             psnr = [float(np.mean([r['psnr'] for r in s])) for s in scores]
             ssim = [float(np.mean([r['ssim'] for r in s])) for s in scores]
@@ -58,5 +58,6 @@ def _save(args, scale, labels, per_t):
         target = Path(args.save_path) / label / f'x{scale}'
         target.parent.mkdir(parents=True, exist_ok=True)
         with building_dir(target, overwrite=args.overwrite, marker=MARKER) as tmp:
+            (Path(tmp) / MARKER).write_text('written by evaluation.py\n')
             for name, sr_bgr, _ in pairs:
                 write_image(Path(tmp) / f'{name}.png', sr_bgr)

@@ -47,6 +47,7 @@ def main(argv=None):
             target = Path(args.output_path) / f'x{scale}'
             target.parent.mkdir(parents=True, exist_ok=True)
             with building_dir(target, overwrite=args.overwrite, marker=MARKER) as tmp:
+                (Path(tmp) / MARKER).write_text('written by test_bsrn.py\n')
                 for name, lr in images:
                     write_image(Path(tmp) / f'{name}.png', up.upscale(lr, scale)[:, :, ::-1])
                     written.append(str(target / f'{name}.png'))

@@ -30,7 +30,10 @@ def freeze_graph(sess, output_names, path):
     if missing:
         raise ValueError(f'freeze_graph: no node named {missing[0]} in the graph')
     frozen = tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def, list(output_names))
-    frozen = tf.compat.v1.graph_util.remove_training_nodes(frozen, protected_nodes=list(output_names))
+    pruned = tf.compat.v1.graph_util.remove_training_nodes(frozen, protected_nodes=list(output_names))
+    pruned.library.CopyFrom(frozen.library)      # branch functions of tf.case / tf.cond (BSRN's scale switch)
+    pruned.versions.CopyFrom(frozen.versions)
+    frozen = pruned
     atomic_write_bytes(Path(path), frozen.SerializeToString())
     return frozen
 

@@ -18,7 +18,7 @@ from common.data import bicubic_lr, modcrop
 
 BSRN_DIR = paths.REPO_ROOT / 'tensorflow' / 'bsrn'
 TF_DIR = paths.REPO_ROOT / 'tensorflow'
-MODULES = ['flags', 'train', 'trainer', 'validate_bsrn', 'test_bsrn', 'export', 'bench', 'models', 'models.bsrn',
+MODULES = ['flags', 'train', 'trainer', 'inference', 'evaluation', 'validate_bsrn', 'test_bsrn', 'export', 'bench', 'models', 'models.bsrn',
            'dataloaders', 'dataloaders.base_loader', 'dataloaders.div2k_loader', 'dataloaders.basic_loader']
 RELEASED = paths.REPO_ROOT.parent / 'shared' / 'data' / 'bsrn_released_checkpoint' / 'bsrn_c64_s64_x234.ckpt'
 TINY = {'bsrn_conv_features': 8, 'bsrn_state_features': 8, 'bsrn_recursions': 2, 'batch_size': 4,

@@ -2,6 +2,7 @@
 # Ascend ModelZoo full run: train x4 on DIV2K, validate on BSD100, print the summary, write the case files.
 #   bash test/train_full_1p.sh --data_path=DATA [--output_path=DIR] [--train_steps=N] [--batch_size=N]
 # DATA holds DIV2K/DIV2K_train_HR, DIV2K/DIV2K_train_LR_bicubic/X4 and BSD100/LR/x4, BSD100/SR.
+# Environment: CHIP (npu), EXTRA_MODEL_FLAGS (train and validate), EXTRA_TRAIN_FLAGS (train only).
 cur_path=`echo $(cd $(dirname $0);pwd)`
 perf_flag=${BSRN_PERF_RUN:-`echo $0 | grep performance | wc -l`}
 Network="BSRN_ID1296_for_TensorFlow"
@@ -29,11 +30,11 @@ start_time=$(date +%s)
 python3 train.py --chip=${CHIP:-npu} --dataloader=div2k_loader --data_input_path=${data_path}/DIV2K/DIV2K_train_LR_bicubic \
   --data_truth_path=${data_path}/DIV2K/DIV2K_train_HR --train_path=${output_path} --model=bsrn --scales=4 \
   --bsrn_clip_norm=5 --batch_size=${batch_size} --max_steps=${train_steps} --save_freq=50000 --data_cached \
-  ${EXTRA_TRAIN_FLAGS} 1>${print_log} 2>&1 || { echo "[Error] training failed, see ${print_log}"; tail -3 ${print_log}; exit 1; }
+  ${EXTRA_MODEL_FLAGS} ${EXTRA_TRAIN_FLAGS} 1>${print_log} 2>&1 || { echo "[Error] training failed, see ${print_log}"; tail -3 ${print_log}; exit 1; }
 if [[ $perf_flag == 0 ]]; then
   python3 validate_bsrn.py --dataloader=basic_loader --data_input_path=${data_path}/BSD100/LR \
     --data_truth_path=${data_path}/BSD100/SR --restore_path=${output_path}/model.ckpt-${train_steps} --scales=4 \
-    --chip=${CHIP:-npu} 1>>${print_log} 2>&1 || { echo "[Error] validation failed, see ${print_log}"; exit 1; }
+    --chip=${CHIP:-npu} ${EXTRA_MODEL_FLAGS} 1>>${print_log} 2>&1 || { echo "[Error] validation failed, see ${print_log}"; exit 1; }
 fi
 end_time=$(date +%s); e2e_time=$(( $end_time - $start_time ))
 StepTime=`grep "sec/batch" ${print_log} | tail -n 20 | awk '{s += $(NF-2)} END {if (NR) printf "%.6f", s/NR}'`
