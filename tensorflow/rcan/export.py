@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')      # TensorFlow's C++ INFO lines off, warnings kept
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')     # oneDNN kernels: about 2x faster training on CPU
 for _path in (HERE.parents[1], HERE.parent, HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
