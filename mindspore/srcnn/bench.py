@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from common import paths, records  # noqa: E402
 from common.config import load_checked  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
+from common.timing import calls_per_second, latency_ms  # noqa: E402
 from common.visual import detail_box, side_by_side  # noqa: E402
 from src.create_dataset import build_mindrecord  # noqa: E402
 from src.dataset import list_eval_images, load_eval_images  # noqa: E402
@@ -57,12 +58,7 @@ def dense_conv_gflops(seconds=3.0):
     conv = nn.Conv2d(64, 64, 3, pad_mode='same')
     x = ms.Tensor(np.random.default_rng(0).random((16, 64, 128, 128), dtype=np.float32))
     flops = 2.0 * 16 * 64 * 64 * 9 * 128 * 128
-    conv(x).asnumpy()                                  # compile and warm up
-    runs, start = 0, time.perf_counter()
-    while runs < 2 or time.perf_counter() - start < seconds:
-        conv(x).asnumpy()
-        runs += 1
-    return flops * runs / (time.perf_counter() - start) / 1e9
+    return flops * calls_per_second(lambda: conv(x).asnumpy(), seconds) / 1e9
 
 
 def eval_sets(scale):
@@ -76,21 +72,6 @@ def eval_sets(scale):
         print('notice: shared Set5 not found (set SR_SHARED_DATA); evaluating SampleTest only')
     sets.append(('SampleTest', paths.SAMPLE_DATA_DIR / 'benchmark' / 'SampleTest', ''))
     return sets
-
-
-def latency_ms(predict, images, repeats=3):
-    """Median network time per image (ms), warm, over `repeats` passes."""
-    for y in images:
-        predict(y)
-    per_image = []
-    for y in images:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            predict(y)
-            times.append(time.perf_counter() - start)
-        per_image.append(np.median(times))
-    return 1000.0 * float(np.mean(per_image))
 
 
 def write_comparisons(folder, set_name, images, result, scale, crop=64, zoom=3):
