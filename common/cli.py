@@ -80,10 +80,12 @@ def error_line(err):
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
         return f'{err.filename}: {err.strerror}'
     text = str(err).strip()
+    if isinstance(err, KeyError) and text[:1] in ('"', "'"):
+        text = text[1:-1]                      # KeyError's str() quotes its message
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def run_cli(main, argv=None):
+def run_cli(main, argv=None, expected=EXPECTED_ERRORS):
     """Run ``main(argv)``; an expected failure prints one ``error: ...`` line to stderr and exits 2.
 
     Expected failures are bad input and bad flags: ValueError (including ``common`` errors such as
@@ -93,10 +95,11 @@ def run_cli(main, argv=None):
     Args:
         main (callable): ``main(argv)``.
         argv (list[str] | None): Arguments. Default: None (``sys.argv[1:]``).
+        expected (tuple[type]): The exception types that are bad input. Default: ``EXPECTED_ERRORS``.
     """
     try:
         return main(argv)
-    except EXPECTED_ERRORS as err:
+    except expected as err:
         print(f'error: {error_line(err)}', file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
