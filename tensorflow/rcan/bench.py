@@ -40,7 +40,7 @@ NETWORK = 'RCAN_ID0268_for_TensorFlow'
 # the last 20% of the steps (exponential_decay, staircase: decay_step 80% of max_step, rate 0.25).
 PRESET = {
     'scale': 2, 'n_feats': 32, 'n_RG': 3, 'n_RCAB': 3, 'ratio': 16, 'kernel_size': 3,
-    'patch_size': 32, 'batch_size': 16, 'max_step': 3200, 'learning_rate': 5e-4, 'decay_step': 2560,
+    'patch_size': 32, 'batch_size': 16, 'max_step': 1600, 'learning_rate': 5e-4, 'decay_step': 1280,
     'decay_rate': 0.25, 'seed': 1, 'dataset_enlarge_ratio': 16, 'log_freq': 100, 'model_save_freq': 800,
     'keep_checkpoint_max': 1, 'intra_op_threads': 0, 'inter_op_threads': 1,
 }
