@@ -8,8 +8,6 @@ of this folder run. Nothing of this model leaks into other tests.
 """
 import importlib
 import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -17,30 +15,14 @@ import numpy as np
 import pytest
 
 from common import paths
+from tests.model_modules import ModelModules
 
 SRCNN_DIR = paths.REPO_ROOT / 'mindspore' / 'srcnn'
 SRC_MODULES = ['srcnn', 'utils', 'dataset', 'create_dataset', 'metric', 'train_log', 'model_utils.config']
 ENTRY_SCRIPTS = ['train', 'eval', 'test', 'export', 'eval_onnx', 'preprocess', 'infer_mindir', 'postprocess']
 
 
-def _is_ours(name):
-    return name == 'src' or name.startswith('src.')
-
-
-_OURS = {}   # this model's `src` modules while they are swapped out
-
-
-def _swap_in():
-    """Put this model's `src` modules into sys.modules; returns the foreign ones it displaced."""
-    foreign = {k: sys.modules.pop(k) for k in list(sys.modules) if _is_ours(k)}
-    sys.modules.update(_OURS)
-    return foreign
-
-
-def _swap_out(foreign):
-    _OURS.clear()
-    _OURS.update({k: sys.modules.pop(k) for k in list(sys.modules) if _is_ours(k)})
-    sys.modules.update(foreign)
+OURS = ModelModules(['src'], [SRCNN_DIR])
 
 
 def _load_script(name):
@@ -53,18 +35,12 @@ def _load_script(name):
 @pytest.fixture(scope='session')
 def srcnn():
     """Namespace of the model's modules: srcnn.utils, srcnn.train, srcnn.eval, ..."""
-    saved_path = list(sys.path)
-    foreign = _swap_in()
-    sys.path.insert(0, str(SRCNN_DIR))
-    try:
+    with OURS.active():
         ns = SimpleNamespace()
         for name in SRC_MODULES:
             setattr(ns, name.split('.')[-1], importlib.import_module(f'src.{name}'))
         for name in ENTRY_SCRIPTS:
             setattr(ns, name, _load_script(name))
-    finally:
-        sys.path[:] = saved_path
-        _swap_out(foreign)
     return ns
 
 
@@ -72,9 +48,8 @@ def srcnn():
 def _srcnn_src_package(srcnn):
     """During each test module here, `src` is this model's package (MindSpore's graph compiler
     resolves a Cell's module by name, so it must be importable while the tests run)."""
-    foreign = _swap_in()
-    yield
-    _swap_out(foreign)
+    with OURS.active(with_path=False):
+        yield
 
 
 @pytest.fixture(scope='session')

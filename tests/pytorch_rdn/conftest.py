@@ -6,7 +6,6 @@ sys.path; around each test module of this folder they are swapped into sys.modul
 and swapped out afterwards, so no other test sees them.
 """
 import importlib
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,32 +14,13 @@ import numpy as np
 import pytest
 
 from common import paths
+from tests.model_modules import ModelModules
 
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
 TORCH_DIR = paths.REPO_ROOT / 'pytorch'
 TOP_LEVEL = ('model', 'dataset', 'utils', 'train', 'train_npu', 'inference', 'export', 'bench')
 MODULES = ('model.rdn', 'dataset', 'utils', 'train', 'inference', 'export', 'bench')
-_OURS = {}
-
-
-def _is_ours(name):
-    return name.split('.')[0] in TOP_LEVEL
-
-
-def _swap_in():
-    foreign = {k: sys.modules.pop(k) for k in list(sys.modules) if _is_ours(k)}
-    sys.modules.update(_OURS)
-    saved_path = list(sys.path)
-    sys.path[:0] = [str(RDN_DIR), str(TORCH_DIR)]
-    return foreign, saved_path
-
-
-def _swap_out(state):
-    foreign, saved_path = state
-    _OURS.clear()
-    _OURS.update({k: sys.modules.pop(k) for k in list(sys.modules) if _is_ours(k)})
-    sys.modules.update(foreign)
-    sys.path[:] = saved_path
+OURS = ModelModules(TOP_LEVEL, [RDN_DIR, TORCH_DIR])
 
 
 @pytest.fixture(scope='session')
@@ -48,22 +28,18 @@ def rdn():
     """Namespace of the model folder's modules: rdn.rdn (model.rdn), rdn.dataset, rdn.utils, rdn.train, ..."""
     import torch
     torch.set_num_threads(1)
-    state = _swap_in()
-    try:
+    with OURS.active():
         ns = SimpleNamespace(**{name.split('.')[-1]: importlib.import_module(name) for name in MODULES})
         ns.torchzoo = SimpleNamespace(**{name: importlib.import_module(f'torchzoo.{name}')
                                          for name in ('cli', 'device', 'precision', 'checkpoint', 'trainlog')})
-    finally:
-        _swap_out(state)
     return ns
 
 
 @pytest.fixture(scope='module', autouse=True)
 def _rdn_modules(rdn):
     """While a test module of this folder runs, `model`, `dataset`, ... are this model's."""
-    state = _swap_in()
-    yield
-    _swap_out(state)
+    with OURS.active():
+        yield
 
 
 def _crop(src, h, w, y=40, x=60):

@@ -6,7 +6,6 @@ tensorflow/ first on sys.path, then takes them out of sys.modules; they are swap
 while this folder's test modules run.
 """
 import importlib
-import sys
 from types import SimpleNamespace
 
 import cv2
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from common import paths
+from tests.model_modules import ModelModules
 from common.data import bicubic_lr, modcrop
 
 BSRN_DIR = paths.REPO_ROOT / 'tensorflow' / 'bsrn'
@@ -25,46 +25,26 @@ TINY = {'bsrn_conv_features': 8, 'bsrn_state_features': 8, 'bsrn_recursions': 2,
         'input_patch_size': 8, 'bsrn_learning_rate': 2e-3, 'sleep_ratio': 0, 'chip': 'cpu',
         'intra_op_threads': 1, 'inter_op_threads': 1, 'data_cached': True}
 
-_OURS = {}
-
-
-def _swap_in():
-    foreign = {k: sys.modules.pop(k) for k in MODULES if k in sys.modules}
-    sys.modules.update(_OURS)
-    return foreign
-
-
-def _swap_out(foreign):
-    _OURS.update({k: sys.modules.pop(k) for k in MODULES if k in sys.modules})
-    sys.modules.update(foreign)
+TOP_LEVEL = sorted({m.split('.')[0] for m in MODULES})
+OURS = ModelModules(TOP_LEVEL, [BSRN_DIR, TF_DIR])
 
 
 @pytest.fixture(scope='session')
 def bsrn():
     """Namespace of the model's modules: bsrn.train, bsrn.net (models.bsrn), bsrn.export, ..."""
-    saved_path = list(sys.path)
-    foreign = _swap_in()
-    sys.path[:0] = [str(BSRN_DIR), str(TF_DIR)]
-    try:
+    with OURS.active():
         names = [m for m in MODULES if m not in ('models', 'dataloaders')]
         mods = {m: importlib.import_module(m) for m in names if importlib.util.find_spec(m) is not None}
         ns = SimpleNamespace(**{k.replace('.', '_'): v for k, v in mods.items()})
         ns.net = mods['models.bsrn']
         ns.session = importlib.import_module('tfzoo.session')
-    finally:
-        sys.path[:] = saved_path
-        _swap_out(foreign)
     return ns
 
 
 @pytest.fixture(scope='module', autouse=True)
 def _bsrn_modules(bsrn):
-    saved_path = list(sys.path)
-    sys.path[:0] = [str(BSRN_DIR), str(TF_DIR)]
-    foreign = _swap_in()
-    yield
-    _swap_out(foreign)
-    sys.path[:] = saved_path
+    with OURS.active():
+        yield
 
 
 @pytest.fixture(scope='session')
@@ -125,14 +105,7 @@ def trained(bsrn, tiny_data, tmp_path_factory):
     import io
     out = tmp_path_factory.mktemp('trained') / 'train'
     buf = io.StringIO()
-    saved_path = list(sys.path)
-    sys.path[:0] = [str(BSRN_DIR), str(TF_DIR)]
-    foreign = _swap_in()
-    try:
-        with contextlib.redirect_stdout(buf):
-            summary = bsrn.train.main(tiny_argv(tiny_data, out, max_steps=30, log_freq=5, save_freq=10,
-                                                save_max_keep=2, summary_freq=10))
-    finally:
-        _swap_out(foreign)
-        sys.path[:] = saved_path
+    with OURS.active(), contextlib.redirect_stdout(buf):
+        summary = bsrn.train.main(tiny_argv(tiny_data, out, max_steps=30, log_freq=5, save_freq=10,
+                                            save_max_keep=2, summary_freq=10))
     return out, summary, buf.getvalue()

@@ -6,7 +6,6 @@ on sys.path, then takes them out of sys.modules again; they are swapped back in 
 modules of this folder run (the entry points import some of them lazily).
 """
 import importlib
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from common import paths
+from tests.model_modules import ModelModules
 from common.data import bicubic_lr, modcrop
 
 RCAN_DIR = paths.REPO_ROOT / 'tensorflow' / 'rcan'
@@ -23,41 +23,23 @@ MODULES = ['ops', 'RCA_net', 'data_loader', 'util', 'main', 'mode', 'export', 'b
 TINY = {'n_feats': 16, 'n_RG': 1, 'n_RCAB': 2, 'ratio': 4, 'patch_size': 12, 'batch_size': 4,
         'dataset_enlarge_ratio': 2, 'learning_rate': 2e-3, 'intra_op_threads': 1, 'inter_op_threads': 1}
 
-_OURS = {}
-
-
-def _swap_in():
-    foreign = {k: sys.modules.pop(k) for k in MODULES if k in sys.modules}
-    sys.modules.update(_OURS)
-    return foreign
-
-
-def _swap_out(foreign):
-    _OURS.update({k: sys.modules.pop(k) for k in MODULES if k in sys.modules})
-    sys.modules.update(foreign)
+OURS = ModelModules(MODULES, [RCAN_DIR, TF_DIR])
 
 
 @pytest.fixture(scope='session')
 def rcan():
     """Namespace of the model's modules: rcan.main, rcan.mode, rcan.RCA_net, rcan.tfzoo_* ..."""
-    saved_path = list(sys.path)
-    foreign = _swap_in()
-    sys.path[:0] = [str(RCAN_DIR), str(TF_DIR)]
-    try:
+    with OURS.active():
         ns = SimpleNamespace(**{name: importlib.import_module(name) for name in MODULES})
         for name in ('session', 'checkpoint', 'freeze'):
             setattr(ns, name, importlib.import_module(f'tfzoo.{name}'))
-    finally:
-        sys.path[:] = saved_path
-        _swap_out(foreign)
     return ns
 
 
 @pytest.fixture(scope='module', autouse=True)
 def _rcan_modules(rcan):
-    foreign = _swap_in()
-    yield
-    _swap_out(foreign)
+    with OURS.active(with_path=False):
+        yield
 
 
 @pytest.fixture(scope='session')
@@ -108,11 +90,7 @@ def trained(rcan, tiny_data, tmp_path_factory):
     import io
     out = tmp_path_factory.mktemp('trained')
     buf = io.StringIO()
-    foreign = _swap_in()
-    try:
-        with contextlib.redirect_stdout(buf):
-            summary = rcan.main.main(tiny_argv(tiny_data, out / 'model', max_step=24, log_freq=4, model_save_freq=8,
-                                               keep_checkpoint_max=2))
-    finally:
-        _swap_out(foreign)
+    with OURS.active(with_path=False), contextlib.redirect_stdout(buf):
+        summary = rcan.main.main(tiny_argv(tiny_data, out / 'model', max_step=24, log_freq=4, model_save_freq=8,
+                                           keep_checkpoint_max=2))
     return out, summary, buf.getvalue()
