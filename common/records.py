@@ -256,17 +256,22 @@ def _fmt(value, digits):
 def render_results_table(records):
     """Render records as a markdown table with a provenance line per record.
 
-    Each (dataset, scale) group lists its methods; PSNR gains are against the bicubic baseline
-    of the same record, i.e. measured in the same run.
+    Each (dataset, scale) group lists its methods; PSNR gains are against the baseline method of the
+    same record, i.e. measured in the same run: 'bicubic', or the record's ``'baseline'`` (e.g.
+    'identity' for an enhancement model, the input itself). A record's ``'tables'`` (a list of
+    ``{'title', 'columns': [{'name', 'fmt'}], 'rows': [[value, ...]]}``) are rendered after it, each
+    value with its column's format (None as '-').
     """
-    lines = ['| Method | Dataset | Scale | PSNR (dB) | SSIM | vs bicubic (dB) | Protocol |',
+    baseline = records[0].get('baseline', 'bicubic') if records else 'bicubic'
+    lines = [f'| Method | Dataset | Scale | PSNR (dB) | SSIM | vs {baseline} (dB) | Protocol |',
              '|---|---|---|---|---|---|---|']
-    notes = []
+    notes, extra = [], []
     for rec in records:
+        base_method = rec.get('baseline', 'bicubic')
         for ev in rec['evaluations']:
-            base = find_evaluation(rec, ev['dataset'], ev['scale'], 'bicubic')
+            base = find_evaluation(rec, ev['dataset'], ev['scale'], base_method)
             gain = None
-            if base is not None and ev['method'] != 'bicubic':
+            if base is not None and ev['method'] != base_method:
                 gain = ev['mean']['psnr'] - base['mean']['psnr']
             lines.append(
                 f"| {ev['method']} | {ev['dataset']} ({len(ev['per_image'])} images) | x{ev['scale']} | "
@@ -274,7 +279,19 @@ def render_results_table(records):
                 f"{'+' + _fmt(gain, 2) if gain is not None and gain >= 0 else _fmt(gain, 2)} | "
                 f"{ev['protocol']['label']} |")
         notes.append(_provenance(rec))
-    return '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n'
+        extra.extend(_render_extra(table) for table in rec.get('tables', []))
+    return '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n' + ''.join('\n' + t for t in extra)
+
+
+def _render_extra(table):
+    cols = table['columns']
+    out = [f"{table['title']}", '', '| ' + ' | '.join(c['name'] for c in cols) + ' |',
+           '|' + '---|' * len(cols)]
+    for row in table['rows']:
+        cells = ['-' if v is None else (format(v, c.get('fmt', '')) if not isinstance(v, str) else v)
+                 for v, c in zip(row, cols)]
+        out.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(out) + '\n'
 
 
 def _provenance(rec):

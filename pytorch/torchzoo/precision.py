@@ -17,7 +17,8 @@ import torch
 
 from torchzoo.device import cpu_has_native_bf16
 
-__all__ = ['AMP_CHOICES', 'APEX_SETTINGS', 'resolve_amp', 'import_apex', 'Precision', 'setup_training']
+__all__ = ['AMP_CHOICES', 'APEX_SETTINGS', 'resolve_amp', 'import_apex', 'Precision', 'setup_training',
+           'setup_training_multi']
 
 AMP_CHOICES = ('auto', 'off', 'on', 'fp32', 'bf16', 'fp16', 'apex')
 APEX_SETTINGS = dict(opt_level='O2', loss_scale=32.0, combine_grad=True)
@@ -73,8 +74,9 @@ class Precision:
         apex_amp (module | None): ``apex.amp`` for 'apex'. Default: None.
     """
 
-    def __init__(self, mode, device_type, scaler=None, apex_amp=None):
+    def __init__(self, mode, device_type, scaler=None, apex_amp=None, apex_settings=None):
         self.mode, self.device_type, self.scaler, self.apex_amp = mode, device_type, scaler, apex_amp
+        self.apex_settings = dict(APEX_SETTINGS, **(apex_settings or {}))
 
     def autocast(self):
         """Context for the forward pass and the loss."""
@@ -114,7 +116,8 @@ class Precision:
         what = {'fp32': 'fp32 (everything in float32)',
                 'bf16': 'bf16 autocast (convolutions in bfloat16; weights, optimiser and loss in float32)',
                 'fp16': 'fp16 autocast with a dynamic GradScaler',
-                'apex': "Ascend apex amp O2, static loss scale 32, combine_grad, NpuFusedAdam"}[self.mode]
+                'apex': f"Ascend apex amp {self.apex_settings['opt_level']}, static loss scale "
+                        f"{self.apex_settings['loss_scale']:g}, combine_grad, NpuFusedAdam"}[self.mode]
         note = ''
         if self.mode == 'bf16' and self.device_type == 'cpu' and not cpu_has_native_bf16():
             note = '; this CPU has no hardware bfloat16, so it is emulated and slower than fp32'
@@ -147,3 +150,39 @@ def setup_training(model, mode, device_type, lr, betas=(0.9, 0.999), eps=1e-8):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
     scaler = torch.amp.GradScaler(device_type) if mode == 'fp16' else None
     return model, optimizer, Precision(mode, device_type, scaler=scaler)
+
+
+def setup_training_multi(models, mode, device_type, optim_args, apex_settings=None):
+    """Build one Adam per model (e.g. a GAN's generator and critic) and the run's precision.
+
+    With apex, every model and optimiser goes through one ``amp.initialize`` call, as Ascend's apex
+    expects for several networks::
+
+        [net_g, net_d], [opt_g, opt_d] = amp.initialize([net_g, net_d], [opt_g, opt_d], opt_level='O2', ...)
+
+    Args:
+        models (list[torch.nn.Module]): The networks (already on their device).
+        mode (str): From :func:`resolve_amp`.
+        device_type (str): 'cpu', 'cuda' or 'npu'.
+        optim_args (list[dict]): Adam keyword arguments per model (``lr``, ``betas``, ``weight_decay``...).
+        apex_settings (dict | None): ``amp.initialize`` options over :data:`APEX_SETTINGS`, e.g.
+            ``{'loss_scale': 128.0}``. Default: None.
+
+    Returns:
+        tuple: ``(models, optimizers, Precision)`` (lists in the order given).
+    """
+    models = list(models)
+    if len(models) != len(optim_args):
+        raise ValueError('setup_training_multi: one optim_args dict per model')
+    if mode == 'apex':
+        found = import_apex()
+        if found is None:
+            raise ValueError('--amp=apex: Ascend apex does not import here')
+        apex_amp, npu_fused_adam = found
+        settings = dict(APEX_SETTINGS, **(apex_settings or {}))
+        optimizers = [npu_fused_adam(m.parameters(), **kw) for m, kw in zip(models, optim_args)]
+        models, optimizers = apex_amp.initialize(models, optimizers, **settings)
+        return list(models), list(optimizers), Precision(mode, device_type, apex_amp=apex_amp, apex_settings=settings)
+    optimizers = [torch.optim.Adam(m.parameters(), **kw) for m, kw in zip(models, optim_args)]
+    scaler = torch.amp.GradScaler(device_type) if mode == 'fp16' else None
+    return models, optimizers, Precision(mode, device_type, scaler=scaler)

@@ -1,0 +1,58 @@
+"""LPTN models (the reference's ``codes/models``): networks, losses, and loading released generators."""
+import torch
+
+from models.archs import define_network
+
+__all__ = ['define_network', 'load_generator_state', 'generator_state']
+
+
+def generator_state(state, path='checkpoint'):
+    """The generator's state dict inside a saved file: BasicSR's ``{'params': ...}`` (or ``params_ema``),
+    a bare state dict, or this port's training state (``net_g``); ``module.`` prefixes removed.
+
+    The reference's ``Trans_high.forward`` assigns ``self.trans_mask_block = getattr(...)``, which
+    registers the last mask block a second time under ``trans_high.trans_mask_block``: files saved
+    after a forward pass carry those alias keys. They are dropped here after checking that they equal
+    the block they alias.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f'{path}: expected a state dict, found a {type(state).__name__}')
+    for key in ('params', 'params_ema', 'net_g'):
+        if key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+    alias = [k for k in state if k.startswith('trans_high.trans_mask_block.')]
+    if alias:
+        last = max(int(k.split('.')[1].rsplit('_', 1)[1]) for k in state if k.startswith('trans_high.trans_mask_block_'))
+        for key in alias:
+            twin = key.replace('trans_high.trans_mask_block.', f'trans_high.trans_mask_block_{last}.')
+            if twin in state and not torch.equal(state[twin], state[key]):
+                raise ValueError(f'{path}: {key} differs from {twin}, which it should alias')
+            del state[key]
+    return state
+
+
+def load_generator_state(net_g, path, strict=True):
+    """Load a generator file (see :func:`generator_state`) into ``net_g``; returns the file's path.
+
+    Args:
+        net_g (nn.Module): LPTN or LPTNPaper.
+        path (str | Path): ``.pth`` file.
+        strict (bool): Every key must match (``strict_load_g``); False skips missing/unexpected keys but
+            still refuses a shape mismatch. Default: True.
+    """
+    from torchzoo.checkpoint import load_state
+    state = generator_state(load_state(path, 'path.pretrain_network_g'), path)
+    own = net_g.state_dict()
+    for key, value in state.items():
+        if key in own and own[key].shape != value.shape:
+            raise ValueError(f'{path}: {key} has shape {tuple(value.shape)}, the {type(net_g).__name__} of these '
+                             f'options has {tuple(own[key].shape)} (another network_g type or nrb_*/num_high?)')
+    result = net_g.load_state_dict(state, strict=False)
+    if len(result.missing_keys) == len(own):
+        raise ValueError(f'{path}: none of its keys belongs to a {type(net_g).__name__} (not a generator file?)')
+    if strict and (result.missing_keys or result.unexpected_keys):
+        raise ValueError(f'{path}: not a {type(net_g).__name__} of these options (missing {result.missing_keys[:3]}, '
+                         f'unexpected {result.unexpected_keys[:3]})')
+    return path

@@ -1,0 +1,128 @@
+"""Time the LPTN generator the reference's way: ``python3 test_speed.py -opt options/test/LPTN/test_speed_FiveK.yml``.
+
+Protocol (the reference's ``test_speed.py`` with ``LPTNTestModel``): ``val.num_img`` images of the test
+set, each resized to ``val.fix_img_size`` [width, height] (or kept at its size when ``~``), each run
+``val.times_per_img`` times; one untimed warm-up pass first; each pass synchronised with the device.
+Per image the log has a ``Testing <name> ... duration: <s>`` line (mean seconds per pass); at the end
+the mean, median, p90 and max over all timed passes, and ``average duration: <s>``.
+
+Usage:
+    python3 test_speed.py -opt options/test/LPTN/test_speed_FiveK.yml
+    python3 test_speed.py -opt ... --force_yml num_gpu=0 val.times_per_img=3 --amp=bf16
+"""
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
+
+import contextlib  # noqa: E402
+import datetime  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from common.runs import make_output_dir  # noqa: E402
+from data import build_dataset, img2tensor, tensor2img  # noqa: E402
+from models.lptn_test_model import LPTNTestModel  # noqa: E402
+from torchzoo.cli import Parser, run_cli  # noqa: E402
+from torchzoo.device import select_device  # noqa: E402
+from utils.logger import close_logger, get_root_logger  # noqa: E402
+from utils.options import dict2str, parse  # noqa: E402
+
+SPEED_DTYPES = ('fp32', 'bf16', 'fp16')
+
+
+def build_parser():
+    p = Parser(description=__doc__.split('\n\n')[0], prog='test_speed.py')
+    p.add_argument('-opt', '--opt', required=True, help='options file, e.g. options/test/LPTN/test_speed_FiveK.yml')
+    p.add_argument('--launcher', choices=('none', 'pytorch', 'slurm'), default='none', help='only none')
+    p.add_argument('--force_yml', nargs='+', action='extend', default=[], metavar='KEY=VALUE', help='override options')
+    p.add_argument('--amp', default='fp32', choices=SPEED_DTYPES, help='fp32, or autocast in bf16 / fp16')
+    p.add_argument('--root', default=None, help='folder for results/ (default: this folder)')
+    return p
+
+
+def synchronize(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+    elif device.type == 'npu':
+        torch.npu.synchronize()
+
+
+def autocast_for(amp, device):
+    if amp == 'fp32':
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
+
+
+def speed_images(opt):
+    """The ``num_img`` test inputs as BGR uint8 images at ``fix_img_size`` (width, height)."""
+    dataset = build_dataset(opt['datasets']['test'], opt['manual_seed'], HERE)
+    val, images = opt['val'], []
+    size = val['fix_img_size']
+    for i in range(val['num_img']):                 # more images than the set holds: it is cycled
+        sample = dataset[i % len(dataset)]
+        img = tensor2img(sample['lq'])
+        if size:
+            img = cv2.resize(img, (int(size[0]), int(size[1])), interpolation=cv2.INTER_CUBIC)
+        images.append((Path(sample['lq_path']).stem, img))
+    return images
+
+
+def time_model(model, images, times_per_img, amp='fp32', log=print):
+    """Seconds of every timed pass, per image: ``[(name, [s, ...]), ...]`` (one warm-up pass excluded)."""
+    device = model.device
+    autocast = autocast_for(amp, device)
+    tensors = [(name, img2tensor(img)[None].to(device)) for name, img in images]
+    with torch.no_grad(), autocast:
+        model.net_g(tensors[0][1])                    # warm-up: allocations, kernel selection
+        synchronize(device)
+        out = []
+        for name, x in tensors:
+            times = []
+            for _ in range(times_per_img):
+                start = time.perf_counter()
+                model.net_g(x)
+                synchronize(device)
+                times.append(time.perf_counter() - start)
+            log(f'Testing {name} ({x.shape[3]}x{x.shape[2]}, {amp}) duration: {np.mean(times):.5f}')
+            out.append((name, times))
+    return out
+
+
+def summarize(per_image):
+    every = np.concatenate([np.asarray(t) for _, t in per_image])
+    return {'mean': float(np.mean([np.mean(t) for _, t in per_image])), 'median': float(np.median(every)),
+            'p90': float(np.percentile(every, 90)), 'max': float(np.max(every)), 'passes': int(every.size)}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    opt = parse(args.opt, 'speed', args.force_yml, args.launcher, root=args.root)
+    if opt['val']['num_img'] < 1 or opt['val']['times_per_img'] < 1:
+        raise ValueError(f"{args.opt}: val.num_img and val.times_per_img must be >= 1")
+    size = opt['val']['fix_img_size']
+    if size is not None and (not isinstance(size, list) or len(size) != 2 or min(size) < 8):
+        raise ValueError(f"{args.opt}: key 'val.fix_img_size' must be [width, height] (>= 8) or ~, got {size!r}")
+    device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
+    results = make_output_dir(opt['path']['results_root'], 'path.results_root')
+    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
+    logger = get_root_logger(results / f"test_speed_{opt['name']}_{stamp}.log")
+    try:
+        logger.info(dict2str(opt))
+        images = speed_images(opt)
+        model = LPTNTestModel(opt, device)
+        per_image = time_model(model, images, opt['val']['times_per_img'], args.amp, logger.info)
+        s = summarize(per_image)
+        logger.info(f"{s['passes']} timed passes on {device} ({args.amp}): mean {s['mean']:.5f} s, median "
+                    f"{s['median']:.5f}, p90 {s['p90']:.5f}, max {s['max']:.5f} s per image")
+        logger.info(f"average duration: {s['mean']:.5f}")
+    finally:
+        close_logger()
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,1 @@
+"""Options, logging and image helpers of the LPTN port (the reference's ``codes/utils``)."""
