@@ -9,10 +9,16 @@ scheduler, loss scaler, counters, RNG states, history) at every epoch end and ev
 readable checkpoint stopped. TensorBoard scalars in ``<output_path>/tensorboard``, ``train_loss.csv``,
 ``val.csv`` and ``curves.png`` beside it.
 
+Data parallel: started by ``torchrun`` (``test/train_full_8p.sh``), each process trains on its shard
+of every global batch of ``--batchSize`` x ranks samples with DDP (``torchzoo.dist``: HCCL on Ascend,
+NCCL on CUDA, gloo on the CPU); rank 0 alone prints, validates and writes checkpoints and logs, and a
+killed multi-process run resumes with ``--resume`` like a single one.
+
 Usage:
     python3 train.py --upscale_factor=4 --datapath=/data/DIV2K --test_path=/data/Set5
     python3 train.py ... --preset=paper --amp=on          # the paper's network, mixed precision
     python3 train.py ... --resume                          # continue a killed run
+    torchrun --nproc_per_node=8 train_npu.py ...           # data parallel, --batchSize per device
 """
 import sys
 import time
@@ -22,6 +28,8 @@ START = time.time()
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]   # model/, torchzoo, common
 
+import hashlib  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 
@@ -32,11 +40,12 @@ from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from common import records  # noqa: E402
-from common.imgio import float2uint8  # noqa: E402
+from common.imgio import atomic_write_bytes, float2uint8  # noqa: E402
 from common.metrics import evaluate_pairs, protocol  # noqa: E402
-from common.runs import CheckpointDir, make_output_dir  # noqa: E402
+from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
 from dataset import EpochSampler, ReferenceCrops, to_tensor  # noqa: E402
 from model.rdn import PRESETS, build_rdn  # noqa: E402
+from torchzoo import dist  # noqa: E402
 from torchzoo.checkpoint import capture_rng, restore_rng, save_state, load_state  # noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
 from torchzoo.device import DEVICES, select_device  # noqa: E402
@@ -52,7 +61,7 @@ TRAIN_PRESETS = {
     'bench': dict(lr=1e-3, nEpochs=1000, batchSize=16, patch_size=128, milestones='', gamma=0.5),
 }
 IDENTITY = ('upscale_factor', 'datapath', 'preset', 'pipeline', 'lr', 'batchSize', 'patch_size', 'milestones',
-            'gamma', 'dataset_enlarge_ratio', 'seed', 'precision', 'pre_trained_path')
+            'gamma', 'dataset_enlarge_ratio', 'seed', 'precision', 'pre_trained_path', 'world_size')
 
 
 def build_parser(npu_script=False):
@@ -103,6 +112,9 @@ def build_parser(npu_script=False):
     p.add_argument('--modelzoo_dir', default='', help='write the ModelZoo case files (${CaseName}.log, _loss.txt) '
                    'here and print the Final result block (the test/*.sh scripts set it)')
     p.add_argument('--perf', **bool_flag, help='with --modelzoo_dir: a performance case (perf) instead of acc')
+    p.add_argument('--record_ranks', **bool_flag, help='write <output_path>/ranks.json: per rank, the (epoch, '
+                   'index) keys it trained on in this process and a digest of its final weights (to check '
+                   'data parallelism)')
     return p
 
 
@@ -141,9 +153,10 @@ def parse_args(argv=None, npu_script=False):
 
 
 def log(line):
-    """Print a log line above any tqdm bar."""
-    tqdm.write(line, file=sys.stdout)
-    sys.stdout.flush()
+    """Print a log line above any tqdm bar (rank 0 only in a data-parallel run)."""
+    if dist.is_main():
+        tqdm.write(line, file=sys.stdout)
+        sys.stdout.flush()
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -199,21 +212,39 @@ def checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, 
             'identity': {k: getattr(args, k) for k in IDENTITY}}
 
 
+def weights_digest(model):
+    """SHA-256 of the model's parameters and buffers (names, shapes and bytes): equal replicas, equal digests."""
+    h = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        t = value.detach().cpu().contiguous()
+        h.update(f'{name}{tuple(t.shape)}{t.dtype}'.encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
 def run(args):
     """Train with parsed args; returns ``(summary dict, model)`` (also used by bench.py)."""
     device = select_device(args.device, fallback=args.npu_script)
+    plan = dist.plan_from_env(device)
+    args.world_size = plan.world_size
     args.precision = resolve_amp(args.amp, device.type)
     root = resolve_datapath(args.datapath)
     args.datapath = str(root.resolve())
     arch = dict(PRESETS[args.preset], upscale=args.upscale_factor)
     colour = 'y' if arch['num_in_ch'] == 1 else 'rgb'
-    log(f'===> device: {device}; {args.preset} preset; colour {colour}; x{args.upscale_factor}')
+    log(f'===> device: {plan.device_name}; {args.preset} preset; colour {colour}; x{args.upscale_factor}')
     log('===> Loading datasets')
     train_set, how = get_training_set(args.upscale_factor, root, args.pipeline, args.patch_size, colour, args.seed,
                                       args.dataset_enlarge_ratio)
     test_set, test_how = get_test_set(args.upscale_factor, root, args.pipeline, colour, args.test_path)
     train_set[(0, 0)]                                         # read one sample now: bad data fails before training
-    sampler = EpochSampler(len(train_set), args.seed)
+    n = len(train_set)
+    dist.check_shards(n, args.batchSize, plan.world_size)     # every rank sees the same data: all fail alike
+    if plan.distributed:
+        sampler = dist.RankShardSampler(lambda e: [(e, int(i)) for i in epoch_order(n, args.seed, e)], n,
+                                        args.batchSize, plan.rank, plan.world_size)
+    else:
+        sampler = EpochSampler(n, args.seed)
     workers = args.threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     if workers > cores:
@@ -224,7 +255,19 @@ def run(args):
     loader = DataLoader(train_set, batch_size=args.batchSize, sampler=sampler, num_workers=workers,
                         persistent_workers=workers > 0, pin_memory=device.type == 'cuda',
                         multiprocessing_context='spawn' if workers else None)
-    log(f'===> Datasets Loading Complete: train {how}, {len(train_set)} samples per epoch; test {test_how}')
+    log(f'===> Datasets Loading Complete: train {how}, {n} samples per epoch; test {test_how}')
+    plan = dist.setup(device)
+    try:
+        if plan.distributed:
+            log(f'===> data parallel: {plan.world_size} ranks x batchSize {args.batchSize} = global batch '
+                f'{plan.world_size * args.batchSize}, {sampler.steps_per_epoch} steps per epoch '
+                f'({plan.backend} on {device.type}; an incomplete last global batch is dropped)')
+        return _run_on(args, plan, arch, loader, sampler, test_set)
+    finally:
+        dist.teardown()
+
+
+def _run_on(args, plan, arch, loader, sampler, test_set):
     log('===> Model Initialize')
     torch.manual_seed(args.seed)
     model = build_rdn(args.preset, args.upscale_factor)
@@ -236,30 +279,43 @@ def run(args):
             raise ValueError(f"--pre_trained_path={info['path']}: an RDN of another shape ({info['arch']}) than "
                              f'the {args.preset} preset at x{args.upscale_factor}') from None
         log(f'===> initialised from {info["path"]} ({info["source"]})')
-    out_dir = make_output_dir(args.output_path, '--output_path')
-    ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
-    ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
+    out_dir = Path(args.output_path)
+    ckpts = None
+
+    def open_run():                                           # rank 0: the folder, its lock and identity
+        nonlocal ckpts, out_dir
+        out_dir = make_output_dir(args.output_path, '--output_path')
+        ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
+        ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
+        return ckpts.resumed
+
+    resumed = dist.agree(open_run)
     try:
-        summary, model = _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts)
+        summary, model = _train(args, plan, model, arch, loader, sampler, test_set, out_dir, ckpts, resumed)
     except BaseException:
-        ckpts.close(abandon=True)
+        if ckpts is not None:
+            ckpts.close(abandon=True)
         raise
-    ckpts.close()
+    if ckpts is not None:
+        ckpts.close()
     return summary, model
 
 
-def _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts):
+def _train(args, plan, model, arch, loader, sampler, test_set, out_dir, ckpts, resumed):
+    device, main = plan.device, dist.is_main()
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     model, optimizer, precision = setup_training(model, args.precision, device.type, args.lr)
+    net = dist.wrap_ddp(model, plan)                          # forward/backward through DDP; state of `model`
     steps_per_epoch = len(loader)
     milestones = [max(1, int(round(m * steps_per_epoch))) for m in args.milestone_epochs]
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=args.gamma)
     criterion = nn.L1Loss()
     log(precision.describe())
     global_step, seconds_before, history = 0, 0.0, None
-    if ckpts.resumed:
-        state, _, _, path = ckpts.load_latest(lambda p: load_state(p, '--resume'))
+    if resumed:
+        found = dist.agree(lambda: ckpts.load_latest(lambda p: load_state(p, '--resume')))
+        state, _, _, path = found
         model.load_state_dict(state['model'])
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
@@ -270,25 +326,32 @@ def _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts)
             f'global step {global_step})')
     total = args.nEpochs * steps_per_epoch
     total = min(total, args.max_steps) if args.max_steps else total
-    trainlog = TrainLog(out_dir, f'RDN x{args.upscale_factor} ({args.preset})', history, args.tensorboard)
+    trainlog = TrainLog(out_dir, f'RDN x{args.upscale_factor} ({args.preset})', history,
+                        args.tensorboard and main)
     log('===> Model Initialize Complete')
     begin, steps_run = time.time(), 0
     timed_steps, timed_seconds = 0, 0.0      # steps after the first of each epoch: training speed without validation
+    seen = []                                # with --record_ranks: the sample keys of this process's steps
 
     def save(epoch, in_epoch):
+        if not main:
+            return
         state = checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, in_epoch, global_step,
                                  trainlog, seconds_before + time.time() - begin)
         ckpts.save(epoch, in_epoch, lambda tmp: save_state(tmp, state), keep_max=args.keep_checkpoint_max or None)
 
-    model.train()
+    net.train()
     try:
         while global_step < total:
             epoch0, done = divmod(global_step, steps_per_epoch)
             epoch = epoch0 + 1
-            sampler.set_epoch(epoch0, done * args.batchSize)
+            sampler.set_epoch(epoch0, done if plan.distributed else done * args.batchSize)
+            if args.record_ranks:
+                seen.extend([int(e), int(i)] for e, i in list(sampler)[:(total - global_step) * args.batchSize])
             log(f'===> Training # {epoch} epoch')
             s = time.time()
-            bar = tqdm(loader, desc=f'epoch {epoch}', initial=done, total=steps_per_epoch, disable=None, leave=False)
+            bar = tqdm(loader, desc=f'epoch {epoch}', initial=done, total=steps_per_epoch, disable=None if main else True,
+                       leave=False)
             in_epoch, last_end = done, None
             for x, y in bar:
                 x = x.to(device, non_blocking=True, memory_format=memory_format)
@@ -296,11 +359,11 @@ def _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts)
                 lr = scheduler.get_last_lr()[0]
                 optimizer.zero_grad(set_to_none=True)
                 with precision.autocast():
-                    out = model(x)
-                loss = criterion(out.float(), y)
+                    out = net(x)
+                loss = criterion(out.float(), y)      # mean over this rank's batch; DDP averages the gradients
                 precision.backward_step(loss, optimizer)
                 scheduler.step()
-                value = loss.item()
+                value = dist.all_mean(loss.detach())   # the global batch's loss, the same on every rank
                 if not math.isfinite(value):
                     raise ValueError(f'loss is {value} at epoch {epoch}, step {in_epoch + 1}; lower --lr')
                 global_step, in_epoch, steps_run = global_step + 1, in_epoch + 1, steps_run + 1
@@ -320,32 +383,45 @@ def _train(args, device, model, arch, loader, sampler, test_set, out_dir, ckpts)
                 losses = trainlog.epoch_losses(epoch0 * steps_per_epoch + 1, epoch * steps_per_epoch)
                 log('===> Epoch {} Complete: Avg. Loss: {:.6f}'.format(epoch, float(np.mean(losses))))
                 log(str(time.time() - s))
-            if test_set is not None:
+            if test_set is not None and main:
                 trainlog.validation(epoch, global_step, test(model, test_set, args, device))
-            trainlog.write_files()
+            if main:
+                trainlog.write_files()
             save(epoch, in_epoch)
     finally:
         trainlog.close()
     seconds = time.time() - begin
-    fps = timed_steps * args.batchSize / timed_seconds if timed_steps else None
+    global_batch = args.batchSize * plan.world_size
+    fps = timed_steps * global_batch / timed_seconds if timed_steps else None
+    if plan.distributed:                      # the slowest rank's pace is the job's
+        fps = None if fps is None else 1.0 / dist.all_mean(1.0 / fps)
+    if args.record_ranks:
+        ranks = dist.all_gather_object({'rank': plan.rank, 'samples': seen, 'weights_sha256': weights_digest(model)})
+        if main:
+            atomic_write_bytes(out_dir / 'ranks.json', json.dumps(
+                {'world_size': plan.world_size, 'batch_per_rank': args.batchSize, 'global_batch': global_batch,
+                 'steps': steps_run, 'ranks': ranks}).encode())
     history = trainlog.state()
     epoch_losses = [float(np.mean(trainlog.epoch_losses(e * steps_per_epoch + 1, (e + 1) * steps_per_epoch)))
                     for e in range(global_step // steps_per_epoch)]
     summary = {'device': str(device), 'precision': args.precision, 'steps_per_epoch': steps_per_epoch,
                'global_step': global_step, 'steps_run': steps_run, 'seconds': seconds, 'images_per_sec': fps,
                'final_loss': history['loss'][-1] if history['loss'] else None, 'epoch_losses': epoch_losses,
-               'val': history['val'], 'total_steps': total}
-    if args.modelzoo_dir:
+               'val': history['val'], 'total_steps': total, 'world_size': plan.world_size,
+               'global_batch': global_batch}
+    if args.modelzoo_dir and main:
         best = max((row['psnr'] for row in history['val']), default=None)
         records.modelzoo_summary(make_output_dir(args.modelzoo_dir, '--modelzoo_dir'), HERE.name, args.batchSize,
-                                 fps or 0.0, args.batchSize / fps if fps else 0.0, time.time() - START,
-                                 train_accuracy=best, losses=epoch_losses, perf=args.perf)
+                                 fps or 0.0, global_batch / fps if fps else 0.0, time.time() - START,
+                                 train_accuracy=best, losses=epoch_losses, perf=args.perf,
+                                 rank_size=plan.world_size)
     return summary, model
 
 
 def main(argv=None, npu_script=False):
     args = parse_args(argv, npu_script)
-    print(args, flush=True)
+    if dist.is_main():
+        print(args, flush=True)
     summary, _ = run(args)
     if summary['steps_run'] == 0:
         log(f"nothing to do: {summary['global_step']} of {summary['total_steps']} steps already done")

@@ -42,13 +42,22 @@ class Plan:
         world_size (int): Processes in the job (``WORLD_SIZE``), 1 for a single process.
         local_rank (int): Rank on this machine (``LOCAL_RANK``): the device index.
         backend (str | None): 'hccl', 'nccl' or 'gloo'; None when not distributed.
-        device (torch.device): The device of this process (``npu:<local_rank>``, ``cuda:<local_rank>``, ``cpu``).
+        device_name (str): The device of this process: ``npu:<local_rank>``, ``cuda:<local_rank>`` or ``cpu``
+            (``device`` is it as a ``torch.device``, which for 'npu' needs ``torch_npu`` imported).
         master (str): ``MASTER_ADDR:MASTER_PORT`` ('' when not distributed).
     """
 
-    def __init__(self, rank, world_size, local_rank, backend, device, master):
+    def __init__(self, rank, world_size, local_rank, backend, device_name, master):
         self.rank, self.world_size, self.local_rank = rank, world_size, local_rank
-        self.backend, self.device, self.master = backend, device, master
+        self.backend, self.device_name, self.master = backend, device_name, master
+
+    @property
+    def device(self):
+        return torch.device(self.device_name)
+
+    @property
+    def device_type(self):
+        return self.device_name.split(':')[0]
 
     @property
     def distributed(self):
@@ -56,8 +65,8 @@ class Plan:
 
     def describe(self):
         if not self.distributed:
-            return f'single process on {self.device}'
-        return (f'rank {self.rank} of {self.world_size} (local rank {self.local_rank}) on {self.device}, '
+            return f'single process on {self.device_name}'
+        return (f'rank {self.rank} of {self.world_size} (local rank {self.local_rank}) on {self.device_name}, '
                 f'{self.backend} backend, rendezvous at {self.master}')
 
 
@@ -85,17 +94,17 @@ def plan_from_env(device, env=None):
         ValueError: Inconsistent rank variables (e.g. ``RANK`` >= ``WORLD_SIZE``).
     """
     env = os.environ if env is None else env
-    device_type = torch.device(device).type
+    device_type = str(device).split(':')[0]
     world = _env_int(env, 'WORLD_SIZE', 1)
     rank_, local = _env_int(env, 'RANK', 0), _env_int(env, 'LOCAL_RANK', 0)
     if world < 1 or not 0 <= rank_ < world or local < 0:
         raise ValueError(f'RANK={rank_}, LOCAL_RANK={local}, WORLD_SIZE={world}: need 0 <= RANK < WORLD_SIZE '
                          f'(start the processes with torchrun)')
     if world == 1:
-        return Plan(0, 1, 0, None, torch.device(device), '')
+        return Plan(0, 1, 0, None, str(device), '')
     if device_type not in BACKENDS:
         raise ValueError(f'no distributed backend for device type {device_type!r}')
-    per_rank = torch.device('cpu') if device_type == 'cpu' else torch.device(device_type, local)
+    per_rank = 'cpu' if device_type == 'cpu' else f'{device_type}:{local}'
     master = f"{env.get('MASTER_ADDR', '127.0.0.1')}:{env.get('MASTER_PORT', '29500')}"
     return Plan(rank_, world, local, BACKENDS[device_type], per_rank, master)
 
@@ -120,10 +129,10 @@ def setup(device, env=None, timeout_minutes=TIMEOUT_MINUTES):
     global _PLAN
     plan = plan_from_env(device, env)
     if plan.distributed:
-        if plan.device.type == 'npu':
+        if plan.device_type == 'npu':
             import torch_npu  # noqa: F401  (registers the hccl backend and torch.npu)
             torch.npu.set_device(plan.local_rank)
-        elif plan.device.type == 'cuda':
+        elif plan.device_type == 'cuda':
             torch.cuda.set_device(plan.local_rank)
         try:
             torch.distributed.init_process_group(plan.backend, init_method='env://', rank=plan.rank,
@@ -173,7 +182,7 @@ def wrap_ddp(model, plan):
     if not plan.distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel
-    ids = None if plan.device.type == 'cpu' else [plan.local_rank]
+    ids = None if plan.device_type == 'cpu' else [plan.local_rank]
     return DistributedDataParallel(model, device_ids=ids)
 
 
@@ -294,6 +303,7 @@ def port_problem(addr, port):
         return None                                   # another machine's port: only it can tell
     family, _, _, _, sockaddr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)      # as torch's TCPStore: TIME_WAIT is free
         try:
             s.bind(sockaddr)
         except OSError as err:

@@ -90,5 +90,21 @@ def fast_flags(tiny_data):
             '--patch_size=32', '--threads=0', '--tensorboard=False', '--device=cpu', '--amp=fp32']
 
 
+@pytest.fixture(scope='session')
+def zoo_copy():
+    """``zoo_copy(tmp_path)``: pytorch/rdn linked into a scratch tree (``<tmp>/zoo/rdn``), so the ModelZoo
+    scripts' test/output lands outside the repository."""
+    def make(tmp_path):
+        zoo = tmp_path / 'zoo' / 'rdn'
+        (zoo / 'test').mkdir(parents=True)
+        for item in RDN_DIR.iterdir():
+            if item.name not in ('test', '.gitignore'):
+                (zoo / item.name).symlink_to(item)
+        for script in (RDN_DIR / 'test').glob('*.sh'):
+            (zoo / 'test' / script.name).symlink_to(script)
+        return zoo
+    return make
+
+
 def stems(folder):
     return sorted(p.name for p in Path(folder).iterdir())

@@ -35,20 +35,8 @@ def test_usage_errors_are_one_line(rdn):
         rdn.train.parse_args(['--model=Upconv'])
 
 
-def _zoo_copy(tmp_path):
-    """pytorch/rdn linked into a scratch tree, so the scripts' test/output lands outside the repository."""
-    zoo = tmp_path / 'zoo' / 'rdn'
-    (zoo / 'test').mkdir(parents=True)
-    for item in RDN_DIR.iterdir():
-        if item.name not in ('test', '.gitignore'):
-            (zoo / item.name).symlink_to(item)
-    for script in ('train_full_1p.sh', 'train_performance_1p.sh'):
-        (zoo / 'test' / script).symlink_to(RDN_DIR / 'test' / script)
-    return zoo
-
-
-def test_performance_script_trains_and_writes_the_case_files(tiny_data, tmp_path):
-    zoo = _zoo_copy(tmp_path)
+def test_performance_script_trains_and_writes_the_case_files(tiny_data, tmp_path, zoo_copy):
+    zoo = zoo_copy(tmp_path)
     env = dict(os.environ, ASCEND_DEVICE_ID='3', OMP_NUM_THREADS='1',
                PATH=f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run(['bash', str(zoo / 'test' / 'train_performance_1p.sh'), f'--data_path={tiny_data.ref}',
@@ -67,8 +55,8 @@ def test_performance_script_trains_and_writes_the_case_files(tiny_data, tmp_path
     assert (out / 'ckpt' / 'RDN' / 'rdn-2_1.pth').is_file()
 
 
-def test_scripts_need_a_data_path_and_show_help(tmp_path):
-    zoo = _zoo_copy(tmp_path)
+def test_scripts_need_a_data_path_and_show_help(tmp_path, zoo_copy):
+    zoo = zoo_copy(tmp_path)
     proc = subprocess.run(['bash', str(zoo / 'test' / 'train_full_1p.sh')], capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stdout.strip() == '[Error] para "data_path" must be config'
     proc = subprocess.run(['bash', str(zoo / 'test' / 'train_full_1p.sh'), '--help'], capture_output=True, text=True)

@@ -5,13 +5,14 @@
 #        [--batch_size=8] [--train_steps=N] [any train_npu.py flag, e.g. --test_path=/data/Set5 --resume=True]
 # Log: test/output/${ASCEND_DEVICE_ID}/train_${ASCEND_DEVICE_ID}.log; case files ${CaseName}.log and
 # ${CaseName}_loss.txt beside it (written by train_npu.py --modelzoo_dir with common.records).
+# train_full_8p.sh runs this script with RDN_LAUNCHER (torchrun and its options) and RDN_RANK_SIZE set.
 
 # the folder of this script, whether it is acc or perf, and the network name (the model folder)
 cur_path=`echo $(cd $(dirname $0);pwd)`
 perf_flag=${RDN_PERF_CASE:-`echo $0 | grep performance | wc -l`}
 Network=`echo $(cd $(dirname $0);pwd) | awk -F"/" '{print $(NF-1)}'`
 
-export RANK_SIZE=1
+export RANK_SIZE=${RDN_RANK_SIZE:-1}
 export RANK_ID=0
 export JOB_ID=10087
 export ASCEND_DEVICE_ID=${ASCEND_DEVICE_ID:-0}
@@ -82,14 +83,16 @@ steps_args=()
 [[ $train_steps != "" ]] && steps_args=(--max_steps=${train_steps})
 
 start_time=$(date +%s)
-python3 train_npu.py --datapath=${data_path} --nEpochs=${train_epochs} --batchSize=${batch_size} "${steps_args[@]}" \
+${RDN_LAUNCHER:-python3} train_npu.py --datapath=${data_path} --nEpochs=${train_epochs} --batchSize=${batch_size} "${steps_args[@]}" \
     --output_path=${output_path} --modelzoo_dir=./test/output/${ASCEND_DEVICE_ID} "${perf_args[@]}" \
     "${extra_args[@]}" 1>${print_log} 2>&1
 status=$?
 end_time=$(date +%s)
 if [ ${status} -ne 0 ]; then
-    echo "[Error] training failed (exit ${status}), $(( end_time - start_time )) s; the end of ${print_log}:"
-    tail -n 3 ${print_log}
+    # bad input is one 'error: ...' line (the same from every rank); else show the end of the log
+    message=`grep -m1 '^error: ' ${print_log}`
+    echo "[Error] training failed (exit ${status}), $(( end_time - start_time )) s; ${message:-the end of ${print_log}:}"
+    [[ $message == "" ]] && tail -n 3 ${print_log}
     exit ${status}
 fi
 
