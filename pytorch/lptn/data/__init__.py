@@ -128,8 +128,11 @@ def build_dataloader(dataset, dataset_opt, seed, device_type='cpu'):
     batch = dataset_opt['batch_size_per_gpu']
     sampler = RankShardSampler(epoch_keys(len(dataset), seed, dataset_opt['use_shuffle']), len(dataset), batch, 0, 1)
     workers = dataset_opt['num_worker_per_gpu']
-    # Spawned, not forked, workers: a forked one would hold the run folder's lock after a kill.
+    # Spawned, not forked, workers: a forked one would hold the run folder's lock after a kill. The loader
+    # has its own generator: drawing its workers' base seed from torch's global one at every epoch would
+    # shift the gradient penalty's random mixing after a resume.
     loader = DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, persistent_workers=workers > 0,
+                        generator=torch.Generator().manual_seed(int(seed)),
                         pin_memory=dataset_opt['pin_memory'] and device_type == 'cuda',
                         multiprocessing_context='spawn' if workers else None)
     return loader, sampler

@@ -1,0 +1,74 @@
+"""Networks: the pyramid's exact round trip, shapes, parameter counts, the reference's key names, devices."""
+import pytest
+import torch
+
+
+@pytest.mark.parametrize('size', [(64, 64), (67, 91), (33, 40), (17, 9)])
+def test_pyramid_decompose_then_reconstruct_returns_the_input(lptn, size):
+    pyramid = lptn.LPTN_arch.Lap_Pyramid_Conv(num_high=3).double()
+    x = torch.rand(2, 3, *size, dtype=torch.float64)
+    pyr = pyramid.pyramid_decom(x)
+    assert [tuple(p.shape[2:]) for p in pyr] == [size] + [(-(-size[0] // 2 ** k), -(-size[1] // 2 ** k)) for k in (1, 2, 3)]
+    assert torch.allclose(pyramid.pyramid_recons(pyr), x, rtol=0, atol=1e-14)     # exact up to float64 rounding
+    x32 = x.float()
+    assert (pyramid.float().pyramid_recons(pyramid.pyramid_decom(x32)) - x32).abs().max() < 1e-6
+
+
+def test_pyramid_kernel_is_the_binomial_and_follows_the_input(lptn):
+    pyramid = lptn.LPTN_arch.Lap_Pyramid_Conv()
+    row = torch.tensor([1., 4., 6., 4., 1.])
+    assert torch.equal(pyramid.kernel[1, 0], torch.outer(row, row) / 256) and pyramid.kernel.shape == (3, 1, 5, 5)
+    assert 'kernel' not in pyramid.state_dict()                                     # not pinned to a device, not saved
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    assert pyramid.pyramid_decom(x)[0].dtype == torch.float64                       # cast per call
+    up = pyramid.upsample(torch.ones(1, 3, 6, 6))
+    assert up.shape == (1, 3, 12, 12) and torch.allclose(up[..., 3:-3, 3:-3], torch.ones(1, 3, 6, 6))
+
+
+@pytest.mark.parametrize('name, count', [('LPTNPaper', 616215), ('LPTN', 617567)])
+def test_parameter_counts_match_the_reference_architecture(lptn, name, count):
+    net = lptn.archs.define_network({'type': name, 'nrb_low': 5, 'nrb_high': 3, 'num_high': 3})
+    assert sum(p.numel() for p in net.parameters()) == count          # published_numbers.md, computed from the code
+    x = torch.rand(2, 3, 72, 88)
+    assert net(x).shape == x.shape
+
+
+def test_reference_key_names_and_shapes(lptn):
+    state = lptn.LPTN_arch.LPTN().state_dict()
+    expected = {'trans_low.model.0.weight': (16, 3, 3, 3), 'trans_low.model.3.weight': (64, 16, 3, 3),
+                'trans_low.model.5.block.0.weight': (64, 64, 3, 3), 'trans_low.model.10.weight': (16, 64, 3, 3),
+                'trans_low.model.12.weight': (3, 16, 3, 3), 'trans_high.model.0.weight': (64, 9, 3, 3),
+                'trans_high.model.2.block.2.weight': (64, 64, 3, 3), 'trans_high.model.5.weight': (3, 64, 3, 3),
+                'trans_high.trans_mask_block_0.0.weight': (16, 3, 1, 1), 'trans_high.trans_mask_block_2.2.bias': (3,)}
+    for key, shape in expected.items():
+        assert tuple(state[key].shape) == shape, key
+    assert len(state) == 56 and not any('lap_pyramid' in k for k in state)
+    paper = lptn.LPTN_arch.LPTNPaper().state_dict()
+    assert paper['trans_high.model.5.weight'].shape == (1, 64, 3, 3) and paper['trans_high.trans_mask_block_1.0.weight'].shape == (16, 1, 1, 1)
+
+
+def test_a_basicsr_params_file_with_the_alias_keys_loads(lptn, tmp_path):
+    """The released file: {'params': state} saved after a forward pass of the reference's Trans_high, which
+    registers its last mask block a second time as ``trans_high.trans_mask_block``."""
+    source = lptn.LPTN_arch.LPTN()
+    state = source.state_dict()
+    for key in [k for k in state if k.startswith('trans_high.trans_mask_block_2.')]:
+        state[key.replace('trans_mask_block_2.', 'trans_mask_block.')] = state[key].clone()
+    torch.save({'params': {f'module.{k}': v for k, v in state.items()}}, tmp_path / 'net_g_FiveK_numhigh3.pth')
+    net = lptn.LPTN_arch.LPTN()
+    lptn.models.load_generator_state(net, tmp_path / 'net_g_FiveK_numhigh3.pth', strict=True)
+    x = torch.rand(1, 3, 40, 48)
+    with torch.no_grad():
+        assert torch.equal(net(x), source(x))
+    paper = lptn.LPTN_arch.LPTNPaper()
+    with pytest.raises(ValueError, match=r'trans_high.model.5.weight has shape \(3, 64, 3, 3\), the LPTNPaper'):
+        lptn.models.load_generator_state(paper, tmp_path / 'net_g_FiveK_numhigh3.pth')
+    torch.save({'params': {'foo': torch.zeros(1)}}, tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match='none of its keys'):
+        lptn.models.load_generator_state(net, tmp_path / 'other.pth', strict=False)
+
+
+def test_discriminator_scores_any_size(lptn):
+    d = lptn.discriminator_arch.Discriminator()
+    assert d(torch.rand(3, 3, 40, 56)).shape == (3, 1, 1, 1)
+    assert sum(p.numel() for p in d.parameters()) == 253249
