@@ -45,19 +45,24 @@ def _graph(args, model):
     with graph.as_default():
         v1.set_random_seed(args.seed)
         ops = build_training(model, args.bsrn_learning_rate, args.bsrn_learning_rate_decay,
-                             args.bsrn_learning_rate_decay_steps, args.bsrn_adam_epsilon, args.bsrn_clip_norm)
+                             args.bsrn_learning_rate_decay_steps, args.bsrn_adam_epsilon, args.bsrn_clip_norm,
+                             scales=args.scale_list)
         with v1.variable_scope('train_state'):
             ops['step_var'] = v1.get_variable('global_step', [], tf.int64, v1.zeros_initializer(), trainable=False)
             ops['seconds_var'] = v1.get_variable('seconds', [], tf.float64, v1.zeros_initializer(), trainable=False)
         ops['state_in'] = (v1.placeholder(tf.int64, []), v1.placeholder(tf.float64, []))
         ops['set_state'] = tf.group(ops['step_var'].assign(ops['state_in'][0]),
                                     ops['seconds_var'].assign(ops['state_in'][1]))
-        scalars = [v1.summary.scalar('loss/final', ops['loss']), v1.summary.scalar('learning_rate', ops['lr'])]
-        every = model.frequency
-        scalars += [v1.summary.scalar(f'loss/recon_l1_m{(i + 1) * every}', l) for i, l in enumerate(ops['losses'])]
-        scalars.append(v1.summary.image('output', tf.cast(tf.clip_by_value(ops['outputs'][-1], 0, 255), tf.uint8),
-                                        max_outputs=1))
-        ops['summary'] = v1.summary.merge(scalars)
+        every, ops['summary'] = model.frequency, {}
+        scalar, image = tf.raw_ops.ScalarSummary, tf.raw_ops.ImageSummary    # tags as given, not uniquified
+        for s in args.scale_list:                  # one writer per scale (x{s}/), the same tags in each
+            scalars = [scalar(tags='loss/final', values=ops['loss'][s]),
+                       scalar(tags='learning_rate', values=ops['lr'])]
+            scalars += [scalar(tags=f'loss/recon_l1_m{(i + 1) * every}', values=l)
+                        for i, l in enumerate(ops['losses'][s])]
+            out = tf.cast(tf.clip_by_value(ops['outputs'][s][-1], 0, 255), tf.uint8)
+            scalars.append(image(tag='output', tensor=out, max_images=1))
+            ops['summary'][s] = v1.summary.merge(scalars)
         ops['saver'] = v1.train.Saver(max_to_keep=None)
         ops['init'] = v1.global_variables_initializer()
     return graph, ops
@@ -132,10 +137,10 @@ def _loop(args, data, sess, ops, ckpts, writers, done, seconds_before, rank_size
         log(f'nothing to do: {step} of --max_steps={args.max_steps} steps already done')
     while step * rank_size < args.max_steps:
         scale, lr, hr = data.batch(step, args.seed, args.scale_list, args.batch_size, args.input_patch_size)
-        feed = {ops['input']: lr, ops['truth']: hr, ops['scale']: float(scale), ops['global_step']: step}
+        feed = {ops['input']: lr, ops['truth']: hr, ops['global_step']: step}
         count = step + 1
         with_summary = count % args.summary_freq == 0
-        fetches = [ops['train'], ops['loss']] + ([ops['summary']] if with_summary else [])
+        fetches = [ops['train'][scale], ops['loss'][scale]] + ([ops['summary'][scale]] if with_summary else [])
         start = time.time()
         out = sess.run(fetches, feed_dict=feed)
         duration = time.time() - start

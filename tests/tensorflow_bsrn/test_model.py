@@ -83,3 +83,48 @@ def test_recursions_by_hand(bsrn):
     x1, s1 = recursion(3.0, 0.0)
     x2, _ = recursion(x1, s1)
     assert got == pytest.approx([x1, x2])
+
+
+def test_per_scale_train_ops_equal_the_reference_tf_case_graph(bsrn):
+    """Three Adam steps (x2, x4, x2) through build_training's per-scale ops give every variable (weights,
+    both Adam slots, the powers) the values of the reference's graph: one tf.case on the scale placeholder,
+    whose untaken branch gets zero gradients."""
+    rng = np.random.default_rng(3)
+    steps = [(s, rng.uniform(0, 255, (2, 6, 5, 3)).astype(np.float32),
+              rng.uniform(0, 255, (2, 6 * s, 5 * s, 3)).astype(np.float32)) for s in (2, 4, 2)]
+
+    def run(build):
+        graph = tf.Graph()
+        with graph.as_default():
+            v1.set_random_seed(5)
+            net = bsrn.net.BSRN((2, 4), 4, 3, 2)
+            feed_ops, train_for = build(net)
+            variables = sorted(v1.global_variables(), key=lambda v: v.op.name)
+            init = v1.global_variables_initializer()
+        with v1.Session(graph=graph) as sess:
+            sess.run(init)
+            for s, lr, hr in steps:
+                sess.run(train_for(s), feed_ops(s, lr, hr))
+            return {v.op.name: value for v, value in zip(variables, sess.run(variables))}
+
+    def ours(net):
+        ops = bsrn.net.build_training(net, 1e-3, clip_norm=5)
+        return (lambda s, lr, hr: {ops['input']: lr, ops['truth']: hr, ops['global_step']: 0}), \
+            (lambda s: ops['train'][s])
+
+    def reference(net):
+        x = v1.placeholder(tf.float32, [None, None, None, 3])
+        truth = v1.placeholder(tf.float32, [None, None, None, 3])
+        scale = v1.placeholder(tf.float32, [])
+        outs = net.build(x, scale)
+        w = bsrn.net.loss_weights(len(outs))
+        loss = tf.add_n([float(wi) * tf.reduce_mean(tf.abs(o - truth)) for wi, o in zip(w, outs)])
+        opt = v1.train.AdamOptimizer(1e-3, epsilon=1e-8)
+        grads = [(tf.clip_by_norm(g, 5), v) for g, v in opt.compute_gradients(loss)]
+        train_op = opt.apply_gradients(grads)
+        return (lambda s, lr, hr: {x: lr, truth: hr, scale: float(s)}), (lambda s: train_op)
+
+    got, want = run(ours), run(reference)
+    assert set(got) == set(want)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=2e-5, atol=1e-6, err_msg=name)

@@ -225,8 +225,15 @@ class BSRN:
         return {'input': x, 'scale': scale, 'outputs': outs, 'ensemble': out}
 
 
-def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, adam_epsilon=1e-8, clip_norm=-1.0):
+def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, adam_epsilon=1e-8, clip_norm=-1.0,
+                   scales=None):
     """Training ops: the weighted L1 over the intermediate outputs and Adam with staircase decay.
+
+    The reference builds one graph whose scale is a ``tf.case`` on ``sr_input_scale``; here each
+    training scale gets its own forward pass and train op over the same variables (no function call per
+    step: about 1.5x faster on a CPU). The arithmetic is the reference's: a variable off this scale's path
+    (another scale's upsampler) gets the zero gradient that ``tf.case`` gives an untaken branch, so Adam
+    moves it by its moments exactly as in the reference.
 
     Args:
         model (BSRN): The network.
@@ -235,26 +242,36 @@ def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, ada
         decay_steps (int): Default: 200000.
         adam_epsilon (float): Default: 1e-8.
         clip_norm (float): ``tf.clip_by_norm`` of every gradient to this norm; <= 0 disables. Default: -1.
+        scales (list[int] | None): Training scales (``--scales``), each one of ``model.scales``.
+            Default: None (all of ``model.scales``).
 
     Returns:
-        dict: placeholders 'input', 'truth', 'scale', 'global_step'; tensors 'loss', 'losses' (per output),
-        'lr', 'train'; 'outputs'; 'weights' (generator variables).
+        dict: placeholders 'input', 'truth', 'global_step'; per training scale (dicts keyed by scale):
+        'loss', 'losses' (per output), 'train', 'outputs'; shared: 'lr', 'weights' (generator variables).
     """
+    scales = list(scales or model.scales)
+    for s in scales:
+        if s not in model.scales:
+            raise ValueError(f'--scales: the model holds {model.scales}, not x{s}')
     x = v1.placeholder(tf.float32, [None, None, None, 3], name=INPUT_NAME)
-    scale = v1.placeholder(tf.float32, [], name=INPUT_SCALE_NAME)
     truth = v1.placeholder(tf.float32, [None, None, None, 3], name='sr_truth')
     step = v1.placeholder(tf.int64, [], name='global_step')
     params = model.create_variables()
-    outs = model.build(x, scale, params)
-    weights = loss_weights(len(outs), model.frequency)
-    losses = [tf.reduce_mean(tf.abs(o - truth)) for o in outs]
-    loss = tf.add_n([float(w) * l for w, l in zip(weights, losses)])
     lr = v1.train.exponential_decay(learning_rate, step, decay_steps, decay, staircase=True)
     g_vars = v1.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES, scope='generator')
     opt = v1.train.AdamOptimizer(lr, epsilon=adam_epsilon)
-    grads = opt.compute_gradients(loss, var_list=g_vars)
-    if clip_norm > 0:
-        grads = [(tf.clip_by_norm(g, clip_norm), v) for g, v in grads]
-    train = opt.apply_gradients(grads)
-    return {'input': x, 'truth': truth, 'scale': scale, 'global_step': step, 'loss': loss, 'losses': losses,
-            'lr': lr, 'train': train, 'outputs': outs, 'weights': g_vars}
+    weights = loss_weights(model.num_outputs, model.frequency)
+    ops = {'input': x, 'truth': truth, 'global_step': step, 'lr': lr, 'weights': g_vars,
+           'loss': {}, 'losses': {}, 'train': {}, 'outputs': {}}
+    for s in scales:
+        with tf.name_scope(f'x{s}'):
+            outs = model.build(x, s, params)
+            losses = [tf.reduce_mean(tf.abs(o - truth)) for o in outs]
+            loss = tf.add_n([float(w) * l for w, l in zip(weights, losses)])
+            grads = [(tf.zeros_like(v) if g is None else g, v)
+                     for g, v in opt.compute_gradients(loss, var_list=g_vars)]
+            if clip_norm > 0:
+                grads = [(tf.clip_by_norm(g, clip_norm), v) for g, v in grads]
+        ops['train'][s] = opt.apply_gradients(grads)          # outside x{s}/: Adam's beta powers keep their names
+        ops['loss'][s], ops['losses'][s], ops['outputs'][s] = loss, losses, outs
+    return ops
