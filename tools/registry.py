@@ -37,4 +37,5 @@ REGISTRY = {
     'bsrn': BenchEntry('tensorflow/bsrn/bench.py', 'results/bsrn_bench.json', 'tensorflow/bsrn/README.md',
                        'tensorflow'),
     'rdn': BenchEntry('pytorch/rdn/bench.py', 'results/rdn_bench.json', 'pytorch/rdn/README.md', 'pytorch'),
+    'lptn': BenchEntry('pytorch/lptn/bench.py', 'results/lptn_bench.json', 'pytorch/lptn/README.md', 'pytorch'),
 }

@@ -41,7 +41,7 @@ def build_parser():
     return p
 
 
-def run(opt, tile=2048):
+def run(opt, tile=2048, tile_overlap=64):
     """Test with parsed options; returns ``{set name: validation result}``."""
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
     results = make_output_dir(opt['path']['results_root'], 'path.results_root')
@@ -61,7 +61,7 @@ def run(opt, tile=2048):
             name = loader.dataset.opt['name']
             logger.info(f'Testing {name}...')
             result = nondist_validation(model, loader, opt, None, opt['val']['save_img'], opt['path']['visualization'],
-                                        tile=tile, suffix=opt['val']['suffix'])
+                                        tile=tile, suffix=opt['val']['suffix'], tile_overlap=tile_overlap)
             for row in result['per_image']:
                 logger.info(f"{row['name']:<24s} PSNR {row['psnr']:.4f} dB  SSIM {row['ssim']:.4f}")
             out[name] = result
@@ -74,7 +74,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.tile < 0 or (args.tile and not 0 <= args.tile_overlap < args.tile):
         raise ValueError('--tile must be >= 0 and --tile_overlap in [0, --tile)')
-    run(parse(args.opt, 'test', args.force_yml, args.launcher, root=args.root), args.tile)
+    run(parse(args.opt, 'test', args.force_yml, args.launcher, root=args.root), args.tile, args.tile_overlap)
 
 
 if __name__ == '__main__':

@@ -168,25 +168,33 @@ def _cli(argv, tmp_path):
                            *argv], env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_bad_input_is_one_line_exit_2_and_nothing_written(tiny_fivek, tmp_path):
+def test_a_subprocess_error_is_one_line_and_exit_2(tiny_fivek, tmp_path):
+    missing = tmp_path / 'nope.lmdb'
+    proc = _cli(['--force_yml', *fast_overrides(tiny_fivek.root), f'datasets.train.dataroot_lq={missing}'], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f'error: datasets.train.dataroot_lq={missing}: no such file or folder']
+    assert not (tmp_path / 'out').exists()
+
+
+def test_bad_input_is_one_line_exit_2_and_nothing_written(lptn, tiny_fivek, tmp_path, capsys):
+    from torchzoo.cli import run_cli
     broken = tmp_path / 'broken'
     (broken / 'A').mkdir(parents=True)
-    (broken / 'B').mkdir()
     (broken / 'A' / 'x.png').write_bytes(b'\x89PNG not really')
-    (broken / 'B' / 'x.png').write_bytes(b'\x89PNG not really')
     base = fast_overrides(tiny_fivek.root)
     cases = [
-        (['--force_yml', *base, f'datasets.train.dataroot_lq={tmp_path / "nope.lmdb"}'],
-         f'error: datasets.train.dataroot_lq={tmp_path / "nope.lmdb"}: no such file or folder'),
         (['--force_yml', *fast_overrides(tiny_fivek.root, 'disk'), f'datasets.train.dataroot_lq={broken / "A"}'],
          f'error: {broken / "A" / "x.png"}: cannot decode image'),
         (['--force_yml', *base, 'train.optim_g.bad=1'], "unknown key 'train.optim_g.bad'"),
         (['--force_yml', *base, f'datasets.train.dataroot_lq={tiny_fivek.root / "FiveK_480p" / "train" / "A"}'],
          'not an LMDB (no data.mdb)'),
+        (['--force_yml', *base, f'datasets.val.dataroot_gt={tiny_fivek.root / "FiveK_train_target.lmdb"}'],
+         'the keys of dataroot_lq and dataroot_gt differ'),
         (['--launcher', 'pytorch'], 'not yet supported'),
     ]
     for argv, message in cases:
-        proc = _cli(argv, tmp_path)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (argv, proc.stderr[-500:])
+        with pytest.raises(SystemExit) as exit_:
+            run_cli(lptn.train.main, ['-opt', str(TRAIN_YML), '--root', str(tmp_path / 'out'), *argv])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 2 and len(lines) == 1 and message in lines[0], (argv, lines)
         assert not (tmp_path / 'out').exists(), argv

@@ -64,7 +64,8 @@ class LPTNTestModel:
         return run(img)
 
 
-def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_logger=None, tile=0, suffix=None):
+def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_logger=None, tile=0, suffix=None,
+                       tile_overlap=64):
     """Validate ``model`` (an LPTNModel or LPTNTestModel: anything with ``predict_image`` or ``test``) on ``loader``.
 
     Args:
@@ -76,6 +77,7 @@ def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_l
         out_dir (str | Path): ``visualization`` folder.
         tb_logger: TensorBoard writer for ``metrics/psnr`` and ``metrics/ssim``. Default: None.
         tile (int): Tile size for large images (0: whole images). Default: 0.
+        tile_overlap (int): Overlap of neighbouring tiles. Default: 64.
         suffix (str | None): Name suffix of the strips in test.py. Default: None (the options' name).
 
     Returns:
@@ -89,7 +91,7 @@ def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_l
         name = Path(data['lq_path'][0]).stem
         lq_img = tensor2img(data['lq'][0])
         if hasattr(model, 'predict_image'):
-            result = model.predict_image(lq_img, tile=tile)
+            result = model.predict_image(lq_img, tile=tile, tile_overlap=tile_overlap)
         else:
             result = tensor2img(model.test(data['lq']))
         gt_img = tensor2img(data['gt'][0])

@@ -28,7 +28,7 @@ else
     train_steps=""
 fi
 batch_size=16
-opt=options/train/LPTN/train_FiveK_paper.yml
+opt=options/train/LPTN/train_FiveK.yml
 overrides=()
 
 if [[ $1 == --help || $1 == -h ]]; then
@@ -83,6 +83,7 @@ fi
 echo "### get your log here : ${print_log}"
 
 name=`awk '/^name:/ {print $2; exit}' ${opt}`
+net_type=`awk '/^network_g:/ {f=1} f && /type:/ {print $2; exit}' ${opt}`
 data=(datasets.train.dataroot_lq=${data_path}/FiveK_train_source.lmdb datasets.train.dataroot_gt=${data_path}/FiveK_train_target.lmdb
       datasets.val.dataroot_lq=${data_path}/FiveK_test_source.lmdb datasets.val.dataroot_gt=${data_path}/FiveK_test_target.lmdb
       datasets.train.batch_size_per_gpu=${batch_size})
@@ -97,7 +98,7 @@ status=$?
 if [ ${status} -eq 0 ]; then
     experiments=${output_path:-.}/experiments/${name}
     test_data=(datasets.test.dataroot_lq=${data_path}/FiveK_test_source.lmdb datasets.test.dataroot_gt=${data_path}/FiveK_test_target.lmdb
-               path.pretrain_network_g=${experiments}/models/net_g_latest.pth)
+               path.pretrain_network_g=${experiments}/models/net_g_latest.pth network_g.type=${net_type})
     device=()
     for o in "${overrides[@]}"; do [[ $o == num_gpu=* ]] && device=($o); done
     if [ x"${perf_flag}" != x1 ]; then

@@ -63,7 +63,9 @@ class Lap_Pyramid_Conv(nn.Module):
 
     @staticmethod
     def _fit(up, like):
-        if up.shape[2:] != like.shape[2:]:
+        # Traced for ONNX, the resize is always recorded, so that the graph serves odd sizes too
+        # (a nearest resize to the same size is the identity).
+        if torch.jit.is_tracing() or up.shape[2:] != like.shape[2:]:
             up = F.interpolate(up, size=like.shape[2:])
         return up
 
