@@ -124,8 +124,10 @@ class LPTNModel:
         with torch.no_grad(), self.precision.autocast():
             output = self.net_g(lq)
         with self.precision.autocast():
-            real_d_pred = self.net_d(ref)
-            fake_d_pred = self.net_d(output)
+            if ref.shape == output.shape:       # one critic pass over both (InstanceNorm is per sample)
+                real_d_pred, fake_d_pred = self.net_d(torch.cat([ref, output.to(ref.dtype)])).split(ref.shape[0])
+            else:                               # if_fix_size false: crops of different sizes
+                real_d_pred, fake_d_pred = self.net_d(ref), self.net_d(output)
         l_d_real = self.cri_gan(real_d_pred.float(), True, is_disc=True)
         l_d_fake = self.cri_gan(fake_d_pred.float(), False, is_disc=True)
         with self.precision.autocast():
