@@ -17,17 +17,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
 
-import datetime  # noqa: E402
 
 import torch  # noqa: E402
 
-from common.runs import make_output_dir  # noqa: E402
 from data import build_dataloader, build_dataset  # noqa: E402
 from models.lptn_test_model import LPTNTestModel, nondist_validation  # noqa: E402
 from torchzoo.cli import Parser, run_cli  # noqa: E402
 from torchzoo.device import select_device  # noqa: E402
-from utils.logger import close_logger, get_root_logger  # noqa: E402
-from utils.options import dict2str, parse  # noqa: E402
+from utils.logger import close_logger, start_run_log  # noqa: E402
+from utils.options import parse  # noqa: E402
 
 
 def build_parser():
@@ -44,11 +42,8 @@ def build_parser():
 def run(opt, tile=2048, tile_overlap=64):
     """Test with parsed options; returns ``{set name: validation result}``."""
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
-    results = make_output_dir(opt['path']['results_root'], 'path.results_root')
-    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
-    logger = get_root_logger(results / f"test_{opt['name']}_{stamp}.log")
+    logger = start_run_log(opt['path']['results_root'], 'test', opt)
     try:
-        logger.info(dict2str(opt))
         loaders = []
         for phase, ds_opt in sorted(opt['datasets'].items()):
             dataset = build_dataset(ds_opt, opt['manual_seed'], HERE)

@@ -18,19 +18,17 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
 
 import contextlib  # noqa: E402
-import datetime  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from common.runs import make_output_dir  # noqa: E402
 from data import build_dataset, img2tensor, tensor2img  # noqa: E402
 from models.lptn_test_model import LPTNTestModel  # noqa: E402
 from torchzoo.cli import Parser, run_cli  # noqa: E402
 from torchzoo.device import select_device  # noqa: E402
-from utils.logger import close_logger, get_root_logger  # noqa: E402
-from utils.options import dict2str, parse  # noqa: E402
+from utils.logger import close_logger, start_run_log  # noqa: E402
+from utils.options import parse  # noqa: E402
 
 SPEED_DTYPES = ('fp32', 'bf16', 'fp16')
 
@@ -108,11 +106,8 @@ def main(argv=None):
     if size is not None and (not isinstance(size, list) or len(size) != 2 or min(size) < 8):
         raise ValueError(f"{args.opt}: key 'val.fix_img_size' must be [width, height] (>= 8) or ~, got {size!r}")
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
-    results = make_output_dir(opt['path']['results_root'], 'path.results_root')
-    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
-    logger = get_root_logger(results / f"test_speed_{opt['name']}_{stamp}.log")
+    logger = start_run_log(opt['path']['results_root'], 'test_speed', opt)
     try:
-        logger.info(dict2str(opt))
         images = speed_images(opt)
         model = LPTNTestModel(opt, device)
         per_image = time_model(model, images, opt['val']['times_per_img'], args.amp, logger.info)

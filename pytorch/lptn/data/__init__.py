@@ -17,7 +17,7 @@ from common.lmdb_io import LmdbImageReader
 from common.runs import epoch_order
 from torchzoo.dist import RankShardSampler
 
-__all__ = ['ImageSource', 'img2tensor', 'tensor2img', 'epoch_keys', 'build_dataset', 'build_dataloader',
+__all__ = ['ImageSource', 'open_sources', 'img2tensor', 'tensor2img', 'epoch_keys', 'build_dataset', 'build_dataloader',
            'resolve_root']
 
 CACHE_IMAGES = 64                 # decoded images kept per source and process
@@ -85,6 +85,13 @@ class ImageSource:
         state = dict(self.__dict__)
         state['_cache'] = {}
         return state
+
+
+def open_sources(opt, base=None):
+    """``(lq, gt)`` ImageSources of a ``datasets.<phase>`` section (``dataroot_lq``, ``dataroot_gt``)."""
+    backend, phase = opt['io_backend']['type'], opt['phase']
+    return tuple(ImageSource(resolve_root(opt[key], f'datasets.{phase}.{key}', base), backend, f'datasets.{phase}.{key}')
+                 for key in ('dataroot_lq', 'dataroot_gt'))
 
 
 def img2tensor(img):

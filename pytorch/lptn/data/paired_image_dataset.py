@@ -2,7 +2,7 @@
 import numpy as np
 from torch.utils.data import Dataset
 
-from data import ImageSource, img2tensor, resolve_root
+from data import img2tensor, open_sources
 from data.transforms import augment, paired_random_crop
 
 __all__ = ['PairedImageDataset']
@@ -23,11 +23,8 @@ class PairedImageDataset(Dataset):
 
     def __init__(self, opt, seed=0, base=None):
         self.opt, self.seed = opt, int(seed)
+        self.lq, self.gt = open_sources(opt, base)
         backend, phase = opt['io_backend']['type'], opt['phase']
-        self.lq = ImageSource(resolve_root(opt['dataroot_lq'], f'datasets.{phase}.dataroot_lq', base), backend,
-                              f'datasets.{phase}.dataroot_lq')
-        self.gt = ImageSource(resolve_root(opt['dataroot_gt'], f'datasets.{phase}.dataroot_gt', base), backend,
-                              f'datasets.{phase}.dataroot_gt')
         tmpl = opt.get('filename_tmpl', '{}')
         if backend == 'lmdb':
             if self.lq.keys != self.gt.keys:
@@ -42,7 +39,7 @@ class PairedImageDataset(Dataset):
                     raise ValueError(f"datasets.{phase}.dataroot_lq: no source image '{lq_key}' for target "
                                      f"'{gt_key}' in {self.lq.root}")
                 self.pairs.append((lq_key, gt_key))
-        self.enlarge = int(opt.get('dataset_enlarge_ratio', 1)) if phase == 'train' else 1
+        self.enlarge = int(opt.get('dataset_enlarge_ratio', 1)) if opt['phase'] == 'train' else 1
 
     def __len__(self):
         return len(self.pairs) * self.enlarge

@@ -2,7 +2,7 @@
 import numpy as np
 from torch.utils.data import Dataset
 
-from data import ImageSource, img2tensor, resolve_root
+from data import img2tensor, open_sources
 from data.transforms import augment, random_crop_size, unpaired_random_crop
 
 __all__ = ['UnPairedImageDataset']
@@ -23,12 +23,8 @@ class UnPairedImageDataset(Dataset):
 
     def __init__(self, opt, seed=0, base=None):
         self.opt, self.seed = opt, int(seed)
-        backend, phase = opt['io_backend']['type'], opt['phase']
-        self.lq = ImageSource(resolve_root(opt['dataroot_lq'], f'datasets.{phase}.dataroot_lq', base), backend,
-                              f'datasets.{phase}.dataroot_lq')
-        self.ref = ImageSource(resolve_root(opt['dataroot_gt'], f'datasets.{phase}.dataroot_gt', base), backend,
-                               f'datasets.{phase}.dataroot_gt')
-        self.enlarge = int(opt.get('dataset_enlarge_ratio', 1)) if phase == 'train' else 1
+        self.lq, self.ref = open_sources(opt, base)
+        self.enlarge = int(opt.get('dataset_enlarge_ratio', 1)) if opt['phase'] == 'train' else 1
 
     def __len__(self):
         return len(self.lq) * self.enlarge

@@ -14,7 +14,7 @@ import time
 
 from tqdm import tqdm
 
-__all__ = ['get_root_logger', 'MessageLogger', 'close_logger']
+__all__ = ['get_root_logger', 'MessageLogger', 'close_logger', 'start_run_log']
 
 LOGGER_NAME = 'lptn'
 
@@ -44,6 +44,17 @@ def get_root_logger(log_file=None, level=logging.INFO):
         file_handler = logging.FileHandler(log_file, 'a', encoding='utf-8')
         file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s: %(message)s'))
         logger.addHandler(file_handler)
+    return logger
+
+
+def start_run_log(folder, prefix, opt):
+    """Create ``folder``, log to ``<folder>/<prefix>_<name>_<time>.log`` and write the options there first."""
+    from common.runs import make_output_dir
+    from utils.options import dict2str
+    folder = make_output_dir(folder, 'path.results_root')
+    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
+    logger = get_root_logger(folder / f"{prefix}_{opt['name']}_{stamp}.log")
+    logger.info(dict2str(opt))
     return logger
 
 
