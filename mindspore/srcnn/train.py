@@ -1,6 +1,6 @@
 """Train SRCNN on the mindrecord made by src/create_dataset.py.
 
-Adam (eps 1e-7), MSE on Y patches, GRAPH mode. Checkpoints <output_path>/ckpt_<rank>/srcnn-<epoch>_<step>.ckpt
+Adam (eps 1e-7), MSE on Y patches, GRAPH mode. Checkpoints <output_path>/ckpt_0/srcnn-<epoch>_<step>.ckpt
 (the reference's ModelCheckpoint naming) at every epoch end and every save_checkpoint_steps steps,
 at most keep_checkpoint_max kept; the loss curve in <output_path>/loss_steps.csv, loss_epochs.csv and
 loss_curve.png.
@@ -12,10 +12,17 @@ checkpoint folder carries the run's identity (run.json) and a lock: a fresh run 
 holds another run's checkpoints (give --resume=True or --overwrite=True), a resume refuses settings
 that differ from the run's, and two trainings cannot write into one folder at once.
 
+Data parallel (``--run_distribute=True``, the processes started by msrun, mpirun or the rank-table
+script; src/distributed.py): rank r trains on every group-th patch of each epoch's order, so a step's
+patches over all ranks are the global batch of one process with ``batch_size x ranks``; the gradients
+are averaged (DATA_PARALLEL, gradients_mean). Rank 0 alone writes checkpoints (ckpt_0/); a resumed
+multi-process run starts every rank from the checkpoint rank 0 reads.
+
 Usage:
     python train.py --data_path=/dataset/mindrecord --output_path=/output [--device_target=CPU]
     python train.py ... --pre_trained_path=ckpt        # initialise from a checkpoint (fine-tune)
     python train.py ... --resume=True                  # continue a killed run from its last checkpoint
+    msrun --worker_num=2 --local_worker_num=2 --join=True train.py ... --run_distribute=True --device_target=CPU
 """
 import sys
 from pathlib import Path
@@ -27,8 +34,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from common.imgio import atomic_write_bytes  # noqa: E402
 from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
 from src.dataset import open_train_set, train_batches  # noqa: E402
+from src.distributed import agree, all_mean, gather_object, init_distributed, planned_group, weights_digest  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.srcnn import SRCNN, identity_init  # noqa: E402
 from src.train_log import TrainLogger  # noqa: E402
@@ -40,20 +49,6 @@ from mindspore import nn  # noqa: E402
 # Settings that define a run: a resume must use the same values (common.runs.CheckpointDir).
 IDENTITY_KEYS = ('lr', 'batch_size', 'seed', 'init', 'lr_drop_at', 'amp_level', 'scale', 'patch_size',
                  'pre_trained_path', 'filter_weight', 'device_num', 'run_distribute')
-
-
-def init_distributed(cfg, target):
-    """(rank, group size); initialises data-parallel training when run_distribute is set."""
-    if not cfg.run_distribute:
-        return 0, 1
-    if target == 'CPU':
-        raise ConfigError('--run_distribute=True needs Ascend or GPU devices; this run is on CPU')
-    from mindspore.communication import get_group_size, get_rank, init
-    init()
-    rank, size = get_rank(), get_group_size()
-    ms.set_auto_parallel_context(device_num=size, parallel_mode=ms.ParallelMode.DATA_PARALLEL,
-                                 gradients_mean=True)
-    return rank, size
 
 
 def check_options(cfg):
@@ -112,29 +107,47 @@ def train(cfg):
     """Run training from a Config; returns (summary dict, trained network) (also used by bench.py)."""
     check_options(cfg)
     target = setup_device(cfg, graph=True)
-    rank, group = init_distributed(cfg, target)
+    planned = planned_group(cfg)
     amp_level = resolve_amp_level(cfg.amp_level, target)
-    print(precision_note(amp_level, target), flush=True)
 
+    # every input check runs on every rank before init(): a rank that fails alone would leave the
+    # others waiting for the cluster to form
     data = open_train_set(cfg.data_path, cfg.scale, cfg.patch_size)
-    shard = data['patches'] // group
+    shard = data['patches'] // planned
     steps_per_epoch = shard // cfg.batch_size
+    if steps_per_epoch == 0 and planned > 1:
+        raise ValueError(f'{planned} ranks x --batch_size={cfg.batch_size} = global batch {planned * cfg.batch_size} '
+                         f'is more than the {data["patches"]} patches of --data_path={cfg.data_path}: every rank '
+                         f'needs its own shard; use fewer ranks, a smaller --batch_size or more data')
     if steps_per_epoch == 0:
         raise ValueError(f'--data_path={cfg.data_path}: fewer patches ({shard}) than one batch of {cfg.batch_size}')
     total_steps = cfg.epoch_size * steps_per_epoch
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
 
+    rank, group = init_distributed(cfg, planned)
+    if group > 1:
+        cfg.device_num = group
+    print(precision_note(amp_level, target), flush=True)
+    if group > 1:
+        print(f'data parallel: rank {rank} of {group}; {group} ranks x batch_size {cfg.batch_size} = global batch '
+              f'{group * cfg.batch_size}, {steps_per_epoch} steps per epoch', flush=True)
     out_dir = make_output_dir(cfg.output_path, '--output_path')
     log_dir = out_dir if rank == 0 else make_output_dir(out_dir / f'rank_{rank}', '--output_path')
     ckpts = None
-    if cfg.save_checkpoint or cfg.resume:
-        ckpts = CheckpointDir(out_dir / f'ckpt_{rank}', 'srcnn')
+
+    def open_run():                     # rank 0 alone holds the checkpoint folder
+        nonlocal ckpts
+        ckpts = CheckpointDir(out_dir / 'ckpt_0', 'srcnn')
         identity = {key: getattr(cfg, key) for key in IDENTITY_KEYS}
         identity['dataset'] = data['fingerprint']
         ckpts.open(identity, resume=cfg.resume, overwrite=cfg.overwrite)
+        return ckpts.resumed
+
+    resumed = agree(rank, open_run) if cfg.save_checkpoint or cfg.resume else False
     try:
-        summary, net = _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_steps, log_dir, ckpts)
+        summary, net = _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_steps, out_dir,
+                              log_dir, ckpts, resumed)
     except BaseException:
         if ckpts is not None:
             ckpts.close(abandon=True)     # a fresh run that saved nothing leaves no checkpoint folder
@@ -144,7 +157,14 @@ def train(cfg):
     return summary, net
 
 
-def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_steps, log_dir, ckpts):
+def _read_resume_state(ckpts):
+    """Rank 0: the newest readable checkpoint as plain arrays (to hand to every rank) and its path."""
+    state, _, _, path = ckpts.load_latest(read_checkpoint)
+    return {name: value.asnumpy() for name, value in state.items()}, str(path)
+
+
+def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_steps, out_dir, log_dir, ckpts,
+           resumed):
     net = SRCNN()
     if cfg.init == 'identity':
         identity_init(net)
@@ -152,8 +172,9 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
     train_net = ms.amp.build_train_network(net, opt, nn.MSELoss(reduction='mean'), level=amp_level,
                                            loss_scale_manager=loss_scale_manager(amp_level, target))
     done, seconds_before = 0, 0.0
-    if ckpts is not None and ckpts.resumed:
-        state, epoch, step, path = ckpts.load_latest(read_checkpoint)
+    if resumed:
+        arrays, path = agree(rank, lambda: _read_resume_state(ckpts))
+        state = {name: ms.Parameter(ms.Tensor(value), name=name) for name, value in arrays.items()}
         missing, _ = ms.load_param_into_net(train_net, state)
         if missing or 'global_step_done' not in state:
             raise ValueError(f'{path}: not a checkpoint of this training (lacks {missing or ["global_step_done"]})')
@@ -170,7 +191,7 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
         return {'epochs_done_before': done // steps_per_epoch, 'steps_run': 0, 'global_step': done,
                 'losses': [], 'stopped_by_budget': bool(spent)}, net
 
-    logger = TrainLogger(log_dir, cfg.batch_size, done_steps=done, done_epochs=done // steps_per_epoch)
+    logger = TrainLogger(log_dir, cfg.batch_size * group, done_steps=done, done_epochs=done // steps_per_epoch)
     lr_param = opt.learning_rate
     current_lr = None
     begin = time.time()
@@ -186,10 +207,13 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
 
     train_net.set_train()
     step = done
+    seen = []                           # with record_ranks: the patches this process trained on
     while step < total_steps and not stopped_by_budget:
         epoch, skip = divmod(step, steps_per_epoch)
         order = epoch_order(data['patches'], cfg.seed, epoch)[rank::group][:steps_per_epoch * cfg.batch_size]
         logger.epoch_begin()
+        if cfg.record_ranks:
+            seen.extend(int(i) for i in order[skip * cfg.batch_size:(skip + total_steps - step) * cfg.batch_size])
         for lr_batch, hr_batch in train_batches(data, order[skip * cfg.batch_size:], cfg.batch_size,
                                                 cfg.num_parallel_workers):
             want = lr_at(step, cfg, total_steps)
@@ -200,7 +224,7 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
                           f'({cfg.lr_drop_at:.0%} of {total_steps} steps)', flush=True)
                 current_lr = want
             out = train_net(lr_batch, hr_batch)
-            loss = float((out[0] if isinstance(out, (tuple, list)) else out).asnumpy())
+            loss = all_mean(float((out[0] if isinstance(out, (tuple, list)) else out).asnumpy()), group)
             step += 1
             in_epoch = step - epoch * steps_per_epoch
             logger.step(epoch + 1, in_epoch, step, loss)
@@ -217,6 +241,12 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
     if logger.plot:
         logger.draw()
     seconds = time.time() - begin
+    if cfg.record_ranks:
+        ranks = gather_object({'rank': rank, 'patches': seen, 'weights_sha256': weights_digest(net)})
+        if rank == 0:
+            atomic_write_bytes(out_dir / 'ranks.json', json.dumps(
+                {'world_size': group, 'batch_per_rank': cfg.batch_size, 'global_batch': cfg.batch_size * group,
+                 'steps': logger.steps_done, 'ranks': ranks}).encode())
     summary = {'device': target, 'amp_level': amp_level, 'steps_per_epoch': steps_per_epoch,
                'epochs_done_before': done // steps_per_epoch, 'steps_done_before': done,
                'steps_run': logger.steps_done, 'global_step': step, 'total_steps': total_steps,

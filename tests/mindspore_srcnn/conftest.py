@@ -18,7 +18,7 @@ from common import paths
 from tests.model_modules import ModelModules
 
 SRCNN_DIR = paths.REPO_ROOT / 'mindspore' / 'srcnn'
-SRC_MODULES = ['srcnn', 'utils', 'dataset', 'create_dataset', 'metric', 'train_log', 'model_utils.config']
+SRC_MODULES = ['srcnn', 'utils', 'dataset', 'create_dataset', 'metric', 'train_log', 'model_utils.config', 'distributed']
 ENTRY_SCRIPTS = ['train', 'eval', 'test', 'export', 'eval_onnx', 'preprocess', 'infer_mindir', 'postprocess']
 
 

@@ -88,7 +88,8 @@ def test_bench_preset_only_uses_known_keys(srcnn):
 
 @pytest.mark.parametrize('script, nargs', [
     ('run_single_train_cpu.sh', 2), ('run_single_train_ascend.sh', 5), ('run_single_train_gpu.sh', 1),
-    ('run_distribute_train_ascend.sh', 4), ('run_distribute_train_gpu.sh', 3), ('run_eval_cpu.sh', 2),
+    ('run_distribute_train_ascend.sh', 4), ('run_distribute_train_gpu.sh', 3), ('run_distribute_train_cpu.sh', 2),
+    ('run_eval_cpu.sh', 2),
     ('run_eval_ascend.sh', 4), ('run_eval_gpu.sh', 0), ('run_infer_310.sh', 2), ('run_onnx_eval_cpu.sh', 2),
     ('run_onnx_eval_gpu.sh', 4),
 ])
