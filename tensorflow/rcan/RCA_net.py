@@ -74,6 +74,9 @@ class RCA_net:
         self.kernel_size, self.ratio = args.kernel_size, args.ratio
         self.learning_rate, self.decay_step, self.decay_rate = args.learning_rate, args.decay_step, args.decay_rate
 
+    cluster = None          # a tfzoo.cluster.Cluster: training pushes gradients to a SyncAverager
+    rank_size = 1           # Ascend HCCL devices (RANK_SIZE): the optimizer is NPUDistributedOptimizer
+
     def build_graph(self, training=True, inputs=None, lr_shape=(None, None, None, 3)):
         """Build the graph in the current default graph.
 
@@ -105,7 +108,17 @@ class RCA_net:
     def _build_training(self):
         self.lr = tf.compat.v1.train.exponential_decay(self.learning_rate, self.global_step, self.decay_step,
                                                        self.decay_rate, staircase=True)
-        self.train = tf.compat.v1.train.AdamOptimizer(learning_rate=self.lr).minimize(self.loss)
+        optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate=self.lr)
+        if self.cluster is not None:             # between-graph data parallelism (tfzoo.cluster)
+            from tfzoo.cluster import SyncAverager
+            weights = tf.compat.v1.trainable_variables()
+            grads = [g for g, _ in optimizer.compute_gradients(self.loss, var_list=weights)]
+            self.averager = SyncAverager(self.cluster, weights)
+            self.push = self.averager.push(grads)
+            self.apply = optimizer.apply_gradients(zip(self.averager.mean_gradients(), weights))
+        else:
+            from tfzoo.cluster import hccl_optimizer
+            self.train = hccl_optimizer(optimizer, self.rank_size).minimize(self.loss)
         self.RGB_PSNR = tf.reduce_mean(tf.image.psnr(self.output, tf.cast(self.GT, tf.uint8), max_val=255))
         tf.compat.v1.summary.scalar('train_loss', self.loss)
         tf.compat.v1.summary.scalar('train_RGB_PSNR', self.RGB_PSNR)

@@ -24,6 +24,7 @@ from PIL import Image
 from common.data import dihedral, paired_random_crop
 from common.imgio import ImageError, list_images, read_image
 from common.lmdb_io import LmdbImageReader
+from common.distributed import shard_indices
 from common.runs import epoch_order
 
 __all__ = ['ImageSet', 'PairedImages', 'PatchSampler', 'tf_batches', 'is_lmdb']
@@ -166,28 +167,35 @@ class PatchSampler:
         seed (int): The run's seed.
         enlarge_ratio (int): Each epoch visits every image this many times (BasicSR's
             ``dataset_enlarge_ratio``). Default: 1 (the reference's epoch of N // batch_size steps).
+        shard (tuple[int, int]): (rank, ranks) of a data-parallel run: this rank samples only images
+            ``rank, rank + ranks, ...`` with a stream of its own. Default: (0, 1) (every image).
 
     Raises:
         ValueError: An epoch would hold less than one batch.
     """
 
-    def __init__(self, pairs, patch_size, batch_size, seed, enlarge_ratio=1):
+    def __init__(self, pairs, patch_size, batch_size, seed, enlarge_ratio=1, shard=(0, 1)):
         self.pairs, self.patch_size, self.batch_size = pairs, patch_size, batch_size
-        self.seed, self.samples = int(seed), len(pairs) * enlarge_ratio
+        rank, ranks = shard
+        self.images = np.arange(len(pairs)) if ranks == 1 else \
+            np.array(shard_indices(len(pairs), rank, ranks, f'--train_LR_path={pairs.lr.path}'))
+        self.stream = [] if ranks == 1 else [int(rank), int(ranks)]       # 1 process: the original stream
+        self.seed, self.samples = int(seed), len(self.images) * enlarge_ratio
         self.steps_per_epoch = self.samples // batch_size
         if self.steps_per_epoch == 0:
-            raise ValueError(f'--batch_size={batch_size} is more than one epoch holds ({len(pairs)} images x '
+            raise ValueError(f'--batch_size={batch_size} is more than one epoch holds ({len(self.images)} images x '
                              f'--dataset_enlarge_ratio={enlarge_ratio}); lower it or raise the ratio')
 
     def indices(self, step):
         """Image indices of batch ``step`` (0-based global step)."""
         epoch, k = divmod(int(step), self.steps_per_epoch)
-        order = epoch_order(self.samples, self.seed, epoch)
-        return order[k * self.batch_size:(k + 1) * self.batch_size] % len(self.pairs)
+        order = epoch_order(self.samples, self.seed, epoch) if not self.stream else \
+            np.random.default_rng([self.seed, epoch, *self.stream]).permutation(self.samples)
+        return self.images[order[k * self.batch_size:(k + 1) * self.batch_size] % len(self.images)]
 
     def batch(self, step):
         """Batch ``step``: (LR [B, p, p, 3], HR [B, p*s, p*s, 3]) float32 on 0..255."""
-        rng = np.random.default_rng([self.seed, int(step), 1])
+        rng = np.random.default_rng([self.seed, int(step), 1, *self.stream])
         lrs, hrs = [], []
         for i in self.indices(step):
             lr, hr = paired_random_crop(*self.pairs.pair(int(i)), self.patch_size, self.pairs.scale, rng)

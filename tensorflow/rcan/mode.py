@@ -27,7 +27,8 @@ from common.runs import make_output_dir
 from data_loader import PatchSampler, tf_batches
 from RCA_net import RCA_net, TAIL_SCOPES
 from tfzoo.checkpoint import TFCheckpointDir, resolve_checkpoint, restore_variables
-from tfzoo.session import session_config
+from tfzoo.cluster import Cluster, hccl_rank
+from tfzoo.session import npu_available, session_config
 
 tf.get_logger().setLevel('ERROR')          # tf.compat.v1's deprecation notices are not the user's concern
 
@@ -49,10 +50,13 @@ def checkpoint_prefix(args):
     return f'RCAN_X{args.scale}_{args.n_feats}_{args.n_RG}_{args.n_RCAB}'
 
 
+def _config(args):
+    return session_config(precision_mode=args.precision_mode, intra_op_threads=args.intra_op_threads,
+                          inter_op_threads=args.inter_op_threads)
+
+
 def _session(args, graph):
-    config = session_config(precision_mode=args.precision_mode, intra_op_threads=args.intra_op_threads,
-                            inter_op_threads=args.inter_op_threads)
-    return tf.compat.v1.Session(graph=graph, config=config)
+    return tf.compat.v1.Session(graph=graph, config=_config(args))
 
 
 def run(args, data):
@@ -63,14 +67,28 @@ def run(args, data):
 # --- training -----------------------------------------------------------------------------------
 
 def train(args, data):
-    """Train (or resume, or fine-tune); returns a summary dict (steps, seconds, images/s, losses)."""
+    """Train (or resume, or fine-tune); returns a summary dict (steps, seconds, images/s, losses).
+
+    With ``TF_CONFIG`` (tfzoo.cluster, started by tfzoo/launch.py) this process is one task of a
+    parameter-server cluster: a ``ps`` serves the variables; worker ``i`` trains on its shard of the
+    images, and only the chief (worker 0) writes checkpoints, summaries and logs.
+    """
+    cluster = Cluster.from_env()
+    if cluster is not None and cluster.task_type == 'ps':
+        cluster.start(_config(args))
+        cluster.serve()
     pretrained = resolve_checkpoint(args.pre_trained_model) if args.fine_tuning else None
+    if cluster is not None and not cluster.is_chief:
+        return _train_cluster(args, data, None, pretrained, cluster)
     ckpts = TFCheckpointDir(args.model_path, checkpoint_prefix(args))
     identity = {key: getattr(args, key) for key in IDENTITY_KEYS}
     identity['dataset'] = data['train'].fingerprint()
+    if cluster is not None:
+        identity['workers'] = cluster.num_workers
     ckpts.open(identity, resume=args.resume, overwrite=args.overwrite)
     try:
-        summary = _train(args, data, ckpts, pretrained)
+        summary = _train(args, data, ckpts, pretrained) if cluster is None else \
+            _train_cluster(args, data, ckpts, pretrained, cluster)
     except BaseException:
         ckpts.close(abandon=True)      # a fresh run that saved nothing leaves no run behind
         raise
@@ -78,7 +96,7 @@ def train(args, data):
     return summary
 
 
-def _build_training_graph(args, sampler):
+def _build_training_graph(args, sampler, rank_size=1):
     graph = tf.Graph()
     feed = {'start': {'step': 0}, 'errors': []}
     with graph.as_default():
@@ -86,7 +104,9 @@ def _build_training_graph(args, sampler):
         inputs = None
         if not args.in_memory:
             feed['init'], inputs = tf_batches(sampler, feed['start'], args.max_step, feed['errors'])
-        model = RCA_net(args).build_graph(training=True, inputs=inputs)
+        net = RCA_net(args)
+        net.rank_size = rank_size
+        model = net.build_graph(training=True, inputs=inputs)
         saver = tf.compat.v1.train.Saver(max_to_keep=None)
         merged = tf.compat.v1.summary.merge_all()
         init = tf.compat.v1.global_variables_initializer()
@@ -116,19 +136,26 @@ def _fine_tune_from(sess, model, args, prefix):
     print(f'model path is {args.pre_trained_model}', flush=True)
 
 
+def _start(args, sess, model, saver, init, ckpts, pretrained):
+    """Initialise, then resume the run or load the fine-tuning weights; returns (step, seconds) done."""
+    sess.run(init)
+    done, seconds_before = 0, 0.0
+    if ckpts.resumed:
+        (done, seconds_before), _, _, path = ckpts.load_latest(lambda p: _restore_run(sess, saver, model, p))
+        log(f'resuming from {TFCheckpointDir.prefix_of(path)} (global step {done})')
+    elif pretrained is not None:
+        _fine_tune_from(sess, model, args, pretrained)
+    return done, seconds_before
+
+
 def _train(args, data, ckpts, pretrained):
-    sampler = PatchSampler(data['train'], args.patch_size, args.batch_size, args.seed, args.dataset_enlarge_ratio)
-    graph, model, saver, merged, init, feed = _build_training_graph(args, sampler)
+    rank, ranks = hccl_rank() if npu_available() else (0, 1)
+    sampler = PatchSampler(data['train'], args.patch_size, args.batch_size, args.seed, args.dataset_enlarge_ratio,
+                           shard=(rank, ranks))
+    graph, model, saver, merged, init, feed = _build_training_graph(args, sampler, ranks)
     sess = _session(args, graph)
     with sess, graph.as_default():
-        sess.run(init)
-        done, seconds_before = 0, 0.0
-        if ckpts.resumed:
-            (done, seconds_before), _, _, path = ckpts.load_latest(
-                lambda p: _restore_run(sess, saver, model, p))
-            log(f'resuming from {TFCheckpointDir.prefix_of(path)} (global step {done})')
-        elif pretrained is not None:
-            _fine_tune_from(sess, model, args, pretrained)
+        done, seconds_before = _start(args, sess, model, saver, init, ckpts, pretrained)
         if done >= args.max_step:
             log(f'nothing to do: {done} of --max_step={args.max_step} steps already done')
             return {'steps_run': 0, 'global_step': done, 'seconds': 0.0, 'losses': []}
@@ -166,27 +193,111 @@ def _loop(args, data, sess, model, saver, merged, sampler, ckpts, writer, feed, 
             raise
         e_time = time.time()
         loss = float(out[1])
-        if not math.isfinite(loss):
-            raise ValueError(f'loss is {loss} at step {count}: training diverged (lower --learning_rate)')
+        _check_finite(loss, count)
         bar.update()
         if logging:
             writer.add_summary(out[2], count)
             losses.append(loss)
             if train_log is not None:
                 _test_with_train(args, data, sess, model, predict, train_log, count)
-            log(f'{count} training step completed')
-            log(f'Loss : {loss:0.4f}')
-            log(f'Elpased time : {e_time - s_time:0.4f}')
+            _log_step(count, loss, e_time - s_time)
         if count % args.model_save_freq == 0 or count == args.max_step:
-            sess.run(model.set_state, {model.state_in[0]: count,
-                                       model.state_in[1]: seconds_before + time.time() - begin})
-            ckpts.save_session(sess, saver, count, keep_max=args.keep_checkpoint_max or None)
+            _save(args, sess, model, saver, ckpts, count, seconds_before + time.time() - begin)
     bar.close()
     seconds = time.time() - begin
     steps = args.max_step - done
     return {'steps_done_before': done, 'steps_run': steps, 'global_step': args.max_step, 'seconds': seconds,
             'seconds_total': seconds_before + seconds, 'images_per_sec': steps * args.batch_size / seconds,
             'final_loss': loss, 'losses': losses, 'steps_per_epoch': sampler.steps_per_epoch}
+
+
+def _train_cluster(args, data, ckpts, pretrained, cluster):
+    """One worker of a parameter-server cluster; ``ckpts`` is None except on the chief."""
+    rank, ranks = cluster.task_index, cluster.num_workers
+    sampler = PatchSampler(data['train'], args.patch_size, args.batch_size, args.seed, args.dataset_enlarge_ratio,
+                           shard=(rank, ranks))
+    names = [data['train'].lr.names[i] for i in sampler.images]
+    log(f'worker {rank} of {ranks}: shard of {len(names)} images: {" ".join(names)}')
+    if cluster.is_chief:
+        log(f'global batch {args.batch_size * ranks} = --batch_size={args.batch_size} x {ranks} workers')
+    config = _config(args)
+    cluster.start(config)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.set_random_seed(args.seed)
+        with tf.compat.v1.device(cluster.device_setter()):
+            net = RCA_net(args)
+            net.cluster = cluster
+            model = net.build_graph(training=True)
+            saver = tf.compat.v1.train.Saver(max_to_keep=None)
+            merged = tf.compat.v1.summary.merge_all()
+            init = tf.compat.v1.global_variables_initializer()
+    sess = cluster.session(graph, config)
+    with sess, graph.as_default():
+        done, seconds_before, writer = 0, 0.0, None
+        if cluster.is_chief:
+            print(f'Build model! (worker 0 of {ranks}: chief)', flush=True)
+            done, seconds_before = _start(args, sess, model, saver, init, ckpts, pretrained)
+            writer = tf.compat.v1.summary.FileWriter(str(make_output_dir(args.log_dir, '--log_dir')), graph)
+            model.averager.release(sess, done)        # every worker may run step `done`
+        try:
+            return _cluster_loop(args, sess, model, saver, merged, sampler, ckpts, writer, cluster, seconds_before)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def _cluster_loop(args, sess, model, saver, merged, sampler, ckpts, writer, cluster, seconds_before):
+    chief, ranks = cluster.is_chief, cluster.num_workers
+    step = done = model.averager.take(sess)
+    begin, losses, loss = time.time(), [], float('nan')
+    bar = tqdm(total=args.max_step, initial=done, unit='step', disable=None if chief else True)
+    while step < args.max_step:
+        count = step + 1
+        logging = chief and count % args.log_freq == 0
+        lr, gt = sampler.batch(step)
+        feed = {model.LR: lr, model.GT: gt, model.global_step: step}
+        s_time = time.time()
+        out = sess.run([model.push, model.loss] + ([merged] if logging else []), feed_dict=feed)
+        loss = float(out[1])
+        if chief:
+            sess.run(model.apply, {model.global_step: step})     # the mean of every worker's gradient
+            model.averager.release(sess, count)
+            _check_finite(loss, count)
+            bar.update()
+            if logging:
+                writer.add_summary(out[2], count)
+                losses.append(loss)
+                _log_step(count, loss, time.time() - s_time)
+            if count % args.model_save_freq == 0 or count == args.max_step:
+                _save(args, sess, model, saver, ckpts, count, seconds_before + time.time() - begin)
+        step = model.averager.take(sess)
+    bar.close()
+    seconds = time.time() - begin
+    steps = max(0, args.max_step - done)
+    return {'steps_done_before': done, 'steps_run': steps, 'global_step': args.max_step, 'seconds': seconds,
+            'seconds_total': seconds_before + seconds, 'workers': ranks, 'rank': cluster.task_index,
+            'global_batch': args.batch_size * ranks,
+            'images_per_sec': steps * args.batch_size * ranks / seconds if steps else 0.0,
+            'final_loss': loss, 'losses': losses, 'steps_per_epoch': sampler.steps_per_epoch,
+            'shard': [int(i) for i in sampler.images]}
+
+
+def _check_finite(loss, count):
+    if not math.isfinite(loss):
+        raise ValueError(f'loss is {loss} at step {count}: training diverged (lower --learning_rate)')
+
+
+def _log_step(count, loss, seconds):
+    """The reference's three log lines (its scripts grep "Loss :" and the misspelt "Elpased time :")."""
+    log(f'{count} training step completed')
+    log(f'Loss : {loss:0.4f}')
+    log(f'Elpased time : {seconds:0.4f}')
+
+
+def _save(args, sess, model, saver, ckpts, count, seconds):
+    sess.run(model.set_state, {model.state_in[0]: count, model.state_in[1]: seconds})
+    ckpts.save_session(sess, saver, count, keep_max=args.keep_checkpoint_max or None)
 
 
 def _open_train_log(args):

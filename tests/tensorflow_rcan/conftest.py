@@ -31,7 +31,7 @@ def rcan():
     """Namespace of the model's modules: rcan.main, rcan.mode, rcan.RCA_net, rcan.tfzoo_* ..."""
     with OURS.active():
         ns = SimpleNamespace(**{name: importlib.import_module(name) for name in MODULES})
-        for name in ('session', 'checkpoint', 'freeze'):
+        for name in ('session', 'checkpoint', 'freeze', 'cluster'):
             setattr(ns, name, importlib.import_module(f'tfzoo.{name}'))
     return ns
 
