@@ -246,7 +246,7 @@ def _train(cfg, target, rank, group, amp_level, data, steps_per_epoch, total_ste
         if rank == 0:
             atomic_write_bytes(out_dir / 'ranks.json', json.dumps(
                 {'world_size': group, 'batch_per_rank': cfg.batch_size, 'global_batch': cfg.batch_size * group,
-                 'steps': logger.steps_done, 'ranks': ranks}).encode())
+                 'steps': logger.steps_done, 'images_per_sec': logger.throughput(), 'ranks': ranks}).encode())
     summary = {'device': target, 'amp_level': amp_level, 'steps_per_epoch': steps_per_epoch,
                'epochs_done_before': done // steps_per_epoch, 'steps_done_before': done,
                'steps_run': logger.steps_done, 'global_step': step, 'total_steps': total_steps,

@@ -400,7 +400,7 @@ def _train(args, plan, model, arch, loader, sampler, test_set, out_dir, ckpts, r
         if main:
             atomic_write_bytes(out_dir / 'ranks.json', json.dumps(
                 {'world_size': plan.world_size, 'batch_per_rank': args.batchSize, 'global_batch': global_batch,
-                 'steps': steps_run, 'ranks': ranks}).encode())
+                 'steps': steps_run, 'images_per_sec': fps, 'ranks': ranks}).encode())
     history = trainlog.state()
     epoch_losses = [float(np.mean(trainlog.epoch_losses(e * steps_per_epoch + 1, (e + 1) * steps_per_epoch)))
                     for e in range(global_step // steps_per_epoch)]

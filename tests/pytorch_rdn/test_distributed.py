@@ -233,3 +233,15 @@ def test_8p_script_on_two_cpu_processes_and_a_port_in_use(tiny_data, tmp_path, z
     case = dict(line.split(' = ') for line in (out / 'rdn_bs2_2p_acc.log').read_text().splitlines())
     assert case['RankSize'] == '2' and case['BatchSize'] == '2' and float(case['ActualFPS']) > 0
     assert (out / 'ckpt' / 'RDN' / 'rdn-1_3.pth').is_file()
+
+
+def test_the_scaling_doc_is_rendered_from_its_record():
+    """docs/scaling.md's 1- vs 2-process table is tools.bench_scaling's rendering of the committed record."""
+    from common import records
+    from tools import bench_scaling
+    record = records.load_record(paths.REPO_ROOT / 'results' / 'scaling_bench.json')
+    doc = (paths.REPO_ROOT / 'docs' / 'scaling.md').read_text()
+    block = doc[doc.index(bench_scaling.BEGIN) + len(bench_scaling.BEGIN):doc.index(bench_scaling.END)]
+    assert block.strip() == bench_scaling.render(record).strip()
+    assert all(run['replicas_equal'] for runs in record['speed'].values() for run in runs)
+    assert [run['processes'] for run in record['speed']['rdn']] == [1, 2]

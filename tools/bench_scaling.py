@@ -1,0 +1,168 @@
+"""Data-parallel scaling on this machine: training images/s of 1 and 2 processes, measured in one run.
+
+RDN (PyTorch) runs train.py alone and under ``torchrun --nproc-per-node=2`` (gloo); SRCNN (MindSpore)
+runs train.py alone and under msrun (``scripts/run_distribute_train_cpu.sh 2``). Both keep the per-rank
+batch, so 2 processes train a global batch twice as large; each run trains a fixed number of steps
+from a fixed seed on the sample data and reports the throughput it measured itself after its first
+step (``ranks.json``: ``images_per_sec``, of the global batch), with 1 thread per process
+(``OMP_NUM_THREADS=1``). The record also holds, per run, whether the replicas ended equal.
+
+On a 2-core machine this is a correctness check of the parallel path, not a speed-up: the two
+processes share the cores that one process could already use, and pay for the all-reduce.
+
+    flock /tmp/srzoo-bench.lock python -m tools.bench_scaling --out results/scaling_bench.json --doc docs/scaling.md
+"""
+import argparse
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import paths, records
+from common.sample_data import ensure_sample_data
+
+BEGIN, END = '<!-- scaling:begin -->', '<!-- scaling:end -->'
+RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
+SRCNN_DIR = paths.REPO_ROOT / 'mindspore' / 'srcnn'
+PRESETS = {
+    'rdn': dict(batch=4, steps=24, patch=48),
+    'srcnn': dict(batch=16, steps=60, patch=33),
+}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT), PYTHON=sys.executable,
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def _run(cmd, out):
+    begin = time.time()
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{shlex.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n'
+                           f'{proc.stderr[-2000:]}')
+    rec = json.loads((out / 'ranks.json').read_text())
+    digests = {r['weights_sha256'] for r in rec['ranks']}
+    return {'processes': rec['world_size'], 'batch_per_rank': rec['batch_per_rank'],
+            'global_batch': rec['global_batch'], 'steps': rec['steps'], 'images_per_sec': rec['images_per_sec'],
+            'replicas_equal': len(digests) == 1, 'wall_seconds': round(time.time() - begin, 1)}
+
+
+def bench_rdn(work, procs):
+    p = PRESETS['rdn']
+    out = work / f'rdn_{procs}p'
+    flags = [f'--datapath={paths.SAMPLE_DATA_DIR / "DIV2K"}', '--preset=bench', '--upscale_factor=4',
+             f'--batchSize={p["batch"]}', f'--patch_size={p["patch"]}', '--dataset_enlarge_ratio=8', '--threads=0',
+             '--tensorboard=False', '--device=cpu', '--amp=fp32', f'--max_steps={p["steps"]}',
+             '--save_checkpoint_steps=0', '--seed=1', '--record_ranks', f'--output_path={out}']
+    launcher = [sys.executable] if procs == 1 else [sys.executable, '-m', 'torch.distributed.run',
+                                                    f'--nproc-per-node={procs}', '--master-addr=127.0.0.1',
+                                                    f'--master-port={_free_port()}']
+    return _run(launcher + [str(RDN_DIR / 'train.py'), *flags], out)
+
+
+def _srcnn_data(work):
+    """A mindrecord of the sample DIV2K photos (x2, 33x33 patches, stride 33)."""
+    out = work / 'srcnn_mindrecord'
+    if not out.is_dir():
+        code = ('import sys; from pathlib import Path; sys.path[:0] = [sys.argv[1], sys.argv[2]]; '
+                'from src.create_dataset import build_mindrecord; '
+                'build_mindrecord(Path(sys.argv[3]), Path(sys.argv[4]), scale=2, patch_size=33, stride=33, '
+                'progress=False)')
+        subprocess.run([sys.executable, '-c', code, str(paths.REPO_ROOT), str(SRCNN_DIR),
+                        str(paths.SAMPLE_DATA_DIR / 'DIV2K' / 'DIV2K_train_HR'), str(out)],
+                       env=_env(), check=True, capture_output=True, timeout=600)
+    return out
+
+
+def bench_srcnn(work, procs):
+    p = PRESETS['srcnn']
+    data = _srcnn_data(work)
+    out = work / f'srcnn_{procs}p'
+    flags = [f'--batch_size={p["batch"]}', f'--max_steps={p["steps"]}', '--epoch_size=1000', '--save_checkpoint=False',
+             '--num_parallel_workers=1', '--record_ranks=True', '--seed=1']
+    if procs == 1:
+        cmd = [sys.executable, str(SRCNN_DIR / 'train.py'), '--device_target=CPU', f'--data_path={data}',
+               f'--output_path={out}', *flags]
+    else:
+        cmd = ['env', f'MASTER_PORT={_free_port()}', 'bash', str(SRCNN_DIR / 'scripts' / 'run_distribute_train_cpu.sh'),
+               str(procs), str(data), str(out), *flags]
+    return _run(cmd, out)
+
+
+BENCHES = {'rdn': ('pytorch', bench_rdn), 'srcnn': ('mindspore', bench_srcnn)}
+
+
+def render(record):
+    """The markdown table of a scaling record (what docs/scaling.md shows between its markers)."""
+    lines = ['| Model (framework) | Processes | Per-rank batch | Global batch | Steps | Images/s | vs 1 process '
+             '| Replicas equal |', '|---|---|---|---|---|---|---|---|']
+    for model, runs in record['speed'].items():
+        base = runs[0]['images_per_sec']
+        for run in runs:
+            ratio = run['images_per_sec'] / base if base else None
+            lines.append(f"| {model} ({BENCHES[model][0]}) | {run['processes']} | {run['batch_per_rank']} | "
+                         f"{run['global_batch']} | {run['steps']} | {run['images_per_sec']:.1f} | "
+                         f"{'-' if ratio is None else f'{ratio:.2f}x'} | {'yes' if run['replicas_equal'] else 'NO'} |")
+    hw = record['hardware']
+    lines.append('')
+    lines.append(f"Measured {record['created']} at commit {record['git_commit'] or '?'} on {hw.get('cpu', '?')} "
+                 f"({hw.get('cores', '?')} cores, load average {hw.get('load_avg', '?')} when it started), 1 thread "
+                 f"per process, by `{record['command']}`; record `{record['record']}`.")
+    return '\n'.join(lines) + '\n'
+
+
+def update_doc(doc, record):
+    text = Path(doc).read_text(encoding='utf-8')
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f'{doc} has no {BEGIN} ... {END} block to regenerate')
+    text = text[:start + len(BEGIN)] + '\n' + render(record) + text[end:]
+    records.atomic_write_text(doc, text)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--out', required=True, help='the record to write (JSON)')
+    p.add_argument('--doc', default='', help='also regenerate the table between the scaling markers of this file')
+    p.add_argument('--models', default='rdn,srcnn', help='comma-separated: rdn, srcnn')
+    args = p.parse_args(argv)
+    models = [m for m in args.models.split(',') if m]
+    unknown = sorted(set(models) - set(BENCHES))
+    if unknown:
+        p.error(f'--models: unknown {", ".join(unknown)} (choose from {", ".join(BENCHES)})')
+    ensure_sample_data(paths.SAMPLE_DATA_DIR)
+    import mindspore
+    import torch
+    command = 'flock /tmp/srzoo-bench.lock python -m tools.bench_scaling ' + ' '.join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    record = records.new_record('scaling', 'none', f'torch {torch.__version__}, mindspore {mindspore.__version__}',
+                                'bench', command, config={m: PRESETS[m] for m in models})
+    with tempfile.TemporaryDirectory(prefix='bench_scaling_') as tmp:
+        for model in models:
+            record['speed'][model] = []
+            for procs in (1, 2):
+                run = BENCHES[model][1](Path(tmp), procs)
+                print(f'{model}: {procs} process(es): {run["images_per_sec"]:.2f} images/s (global batch '
+                      f'{run["global_batch"]}, replicas equal: {run["replicas_equal"]})', flush=True)
+                record['speed'][model].append(run)
+    record['record'] = records.portable_path(str(Path(args.out).resolve()))
+    records.save_record(record, args.out)
+    if args.doc:
+        update_doc(args.doc, record)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
