@@ -16,10 +16,17 @@ experiment) continues a run: a run killed at any moment and resumed ends with th
 never interrupted. Without them an existing ``experiments/<name>`` is renamed
 ``<name>_archived_<time>`` first, as the reference does.
 
+``--launcher pytorch`` (processes started by ``torchrun``): data parallel with DDP over
+``torchzoo.dist`` (HCCL on Ascend, NCCL on CUDA, gloo on the CPU; ``dist_params.backend`` is the
+reference's request, the device decides); each rank trains on its slice of every global batch of
+``batch_size_per_gpu x world_size``; rank 0 alone logs, validates and writes models and states, and
+``--auto_resume`` continues a killed multi-process run.
+
 Usage:
     python3 train.py -opt options/train/LPTN/train_FiveK.yml
     python3 train.py -opt options/train/LPTN/train_FiveK.yml --force_yml train.total_iter=1000 num_gpu=0
     python3 train.py -opt options/train/LPTN/train_FiveK.yml --auto_resume
+    torchrun --nproc_per_node=8 train.py -opt options/train/LPTN/train_FiveK.yml --launcher pytorch
 """
 import sys
 import time
@@ -32,6 +39,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]   # models/da
 import datetime  # noqa: E402
 import fcntl  # noqa: E402
 import io  # noqa: E402
+import logging  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 
@@ -44,6 +52,7 @@ from common.runs import CheckpointDir, RunError, make_output_dir  # noqa: E402
 from data import build_dataloader, build_dataset  # noqa: E402
 from models.lptn_model import LPTNModel  # noqa: E402
 from models.lptn_test_model import metric_protocol, nondist_validation  # noqa: E402
+from torchzoo import dist  # noqa: E402
 from torchzoo.checkpoint import capture_rng, load_state, restore_rng  # noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
 from torchzoo.device import select_device  # noqa: E402
@@ -62,8 +71,9 @@ NOT_IDENTITY = {('train', 'total_iter'), ('val', 'val_freq'), ('logger', 'print_
 def build_parser(prog='train.py'):
     p = Parser(description=__doc__.split('\n\n')[0], prog=prog)
     p.add_argument('-opt', '--opt', required=True, help='options file, e.g. options/train/LPTN/train_FiveK.yml')
-    p.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher (only none is supported yet)')
-    p.add_argument('--local_rank', type=int, default=0, help='set by torch.distributed launchers (unused)')
+    p.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher: none (one process) or pytorch '
+                   '(processes started by torchrun; slurm is not supported)')
+    p.add_argument('--local_rank', type=int, default=0, help='set by torch.distributed.launch (torchrun sets LOCAL_RANK)')
     p.add_argument('--auto_resume', type=str2bool, nargs='?', const=True, default=False,
                    help='continue from the newest readable training state of experiments/<name>')
     p.add_argument('--force_yml', nargs='+', action='extend', default=[], metavar='KEY=VALUE',
@@ -74,6 +84,9 @@ def build_parser(prog='train.py'):
     p.add_argument('--root', default=None, help='folder for experiments/ (default: this folder, as the reference)')
     p.add_argument('--modelzoo_dir', default='', help='write the ModelZoo case files here (the test/*.sh scripts)')
     p.add_argument('--perf', type=str2bool, nargs='?', const=True, default=False, help='ModelZoo performance case')
+    p.add_argument('--record_ranks', type=str2bool, nargs='?', const=True, default=False,
+                   help='write experiments/<name>/ranks.json: per rank, the sample keys it trained on in this process '
+                   'and a digest of its final weights (to check data parallelism)')
     return p
 
 
@@ -128,12 +141,24 @@ def _to_cpu(state):
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
+def _digest(model):
+    """SHA-256 of both networks' weights: equal replicas, equal digests."""
+    import hashlib
+    h = hashlib.sha256()
+    for name, net in model.networks().items():
+        for key, value in ({} if net is None else net.state_dict()).items():
+            h.update(f'{name}.{key}'.encode())
+            h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def run(args, opt):
     """Train; returns a summary dict (also used by bench.py)."""
     if opt['num_gpu'] == 0:
         device = torch.device('cpu')
     else:
         device = select_device('auto')
+    plan = dist.plan_from_env(device) if opt['dist'] else dist.plan_from_env(device, {})
     precision_mode = resolve_amp(args.amp, device.type)
     paths = opt['path']
     train_opt, ds_opt = opt['train'], opt['datasets']['train']
@@ -148,7 +173,10 @@ def run(args, opt):
     train_set[(0, 0)]
     val_set = build_dataset(opt['datasets']['val'], opt['manual_seed'], base)
     val_set[0]
-    train_loader, sampler = build_dataloader(train_set, ds_opt, opt['manual_seed'], device.type)
+    dist.check_shards(len(train_set), ds_opt['batch_size_per_gpu'], plan.world_size,
+                      flag='datasets.train.batch_size_per_gpu')
+    train_loader, sampler = build_dataloader(train_set, ds_opt, opt['manual_seed'], device.type, plan.rank,
+                                             plan.world_size)
     val_loader, _ = build_dataloader(val_set, opt['datasets']['val'], opt['manual_seed'])
     iters_per_epoch = len(train_loader)
     if iters_per_epoch == 0:
@@ -156,40 +184,63 @@ def run(args, opt):
                          f"{ds_opt['batch_size_per_gpu']}; raise dataset_enlarge_ratio")
     total_iter = train_opt['total_iter']
     total_epochs = math.ceil(total_iter / iters_per_epoch)
-    model = LPTNModel(opt, device, precision_mode, init_seed=opt['manual_seed'])
-
-    if not resume:
-        _archive(exp_root)
-    for key in ('experiments_root', 'models', 'training_states', 'visualization'):
-        make_output_dir(paths[key], f'path.{key}')
-    ckpts = CheckpointDir(states_dir, CKPT_PREFIX, CKPT_SUFFIX, flag='path.resume_state')
-    ckpts.open(_identity(opt), resume=resume)
+    plan = dist.setup(device)
     try:
-        return _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, iters_per_epoch,
-                      total_epochs, resume_state)
-    except BaseException:
-        ckpts.close(abandon=True)
-        raise
+        device = plan.device
+        wanted = (opt.get('dist_params') or {}).get('backend')
+        if plan.distributed and dist.is_main() and wanted not in (None, plan.backend):
+            print(f'notice: dist_params.backend={wanted}: using {plan.backend}, the backend of {device.type} '
+                  f'(the rendezvous port is torchrun\'s --master_port, not dist_params.port)', flush=True)
+        model = LPTNModel(opt, device, precision_mode, init_seed=opt['manual_seed'], plan=plan)
+        ckpts = None
+
+        def open_run():                     # rank 0 alone archives, creates the folders and holds the states
+            nonlocal ckpts
+            if not resume:
+                _archive(exp_root)
+            for key in ('experiments_root', 'models', 'training_states', 'visualization'):
+                make_output_dir(paths[key], f'path.{key}')
+            ckpts = CheckpointDir(states_dir, CKPT_PREFIX, CKPT_SUFFIX, flag='path.resume_state')
+            ckpts.open(_identity(opt), resume=resume)
+            return ckpts.resumed
+
+        resumed = dist.agree(open_run)
+        try:
+            return _train(args, opt, plan, model, train_loader, sampler, val_loader, ckpts, resumed, iters_per_epoch,
+                          total_epochs, resume_state)
+        except BaseException:
+            if ckpts is not None:
+                ckpts.close(abandon=True)
+            raise
+        finally:
+            if ckpts is not None:
+                ckpts.close()
+            close_logger()
     finally:
-        ckpts.close()
-        close_logger()
+        dist.teardown()
 
 
-def _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, iters_per_epoch, total_epochs,
+def _train(args, opt, plan, model, train_loader, sampler, val_loader, ckpts, resumed, iters_per_epoch, total_epochs,
            resume_state):
     paths, train_opt = opt['path'], opt['train']
+    device, main = plan.device, dist.is_main()
     exp_root = Path(paths['experiments_root'])
     stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
-    logger = get_root_logger(exp_root / f"train_{opt['name']}_{stamp}.log")
+    if main:
+        logger = get_root_logger(exp_root / f"train_{opt['name']}_{stamp}.log")
+    else:                                   # the other ranks log warnings only, to the console (BasicSR's way)
+        logger = get_root_logger()
+        logger.setLevel(logging.WARNING)
     logger.info(dict2str(opt))
     logger.info(model.precision.describe())
     current_iter, seconds_before, val_history, log_history = 0, 0.0, [], []
-    if ckpts.resumed:
-        if resume_state:
-            path = Path(resume_state)
-            state = load_state(path, 'path.resume_state')
-        else:
-            state, _, _, path = ckpts.load_latest(lambda p: load_state(p, '--auto_resume'), warn=logger.warning)
+    if resumed:
+        def read():                         # rank 0 reads; every rank gets the state
+            if resume_state:
+                return load_state(Path(resume_state), 'path.resume_state'), Path(resume_state)
+            found, _, _, where = ckpts.load_latest(lambda p: load_state(p, '--auto_resume'), warn=logger.warning)
+            return found, where
+        state, path = dist.agree(read)
         model.load_state_dict(state['model'])
         restore_rng(state['rng'])
         current_iter, seconds_before = state['iter'], state['train_seconds']
@@ -199,18 +250,20 @@ def _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, i
     logger.info(f"Training statistics:\n\tNumber of train images: {len(train_loader.dataset) // max(1, train_loader.dataset.enlarge)}"
                 f"\n\tDataset enlarge ratio: {train_loader.dataset.enlarge}"
                 f"\n\tBatch size per gpu: {opt['datasets']['train']['batch_size_per_gpu']}"
-                f'\n\tWorld size (gpu number): 1\n\tRequire iter number per epoch: {iters_per_epoch}'
+                f'\n\tWorld size (gpu number): {plan.world_size}\n\tRequire iter number per epoch: {iters_per_epoch}'
                 f'\n\tTotal epochs: {total_epochs}; iters: {total_iter}.')
     crop, y_channel, proto = metric_protocol(opt)
     logger.info(f"Validation metric: PSNR and SSIM [{proto['label']}] (common.metrics)")
     tb = None
-    if opt['logger']['use_tb_logger'] and 'debug' not in opt['name']:
-        tb = summary_writer(exp_root / 'tb_logger', purge_step=current_iter + 1 if ckpts.resumed else None)
+    if opt['logger']['use_tb_logger'] and 'debug' not in opt['name'] and main:
+        tb = summary_writer(exp_root / 'tb_logger', purge_step=current_iter + 1 if resumed else None)
     msg_logger = MessageLogger(opt, current_iter, tb)
     begin, iters_run, timed = time.time(), 0, [0, 0.0]     # timed: iterations after the first of this process, seconds
     batch = opt['datasets']['train']['batch_size_per_gpu']
 
     def save(epoch, in_epoch):
+        if not main:
+            return
         for name, net in model.networks().items():
             if net is not None:
                 _save_network(_to_cpu(net.state_dict()), Path(paths['models']) / f'{name}_{current_iter}.pth')
@@ -221,17 +274,23 @@ def _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, i
         logger.info('Saving models and training states.')
 
     def validate():
+        if not main:                        # rank 0 validates (the reference's nondist_validation)
+            return None
         result = nondist_validation(model, val_loader, opt, current_iter, opt['val']['save_img'],
                                     paths['visualization'], tb)
         val_history.append({'iter': current_iter, 'psnr': result['psnr'], 'ssim': result['ssim']})
         return result
 
     logger.info(f'Start training from epoch: {current_iter // iters_per_epoch}, iter: {current_iter}')
-    bar = tqdm(total=total_iter, initial=current_iter, desc='train', unit='iter', disable=None, leave=False)
+    bar = tqdm(total=total_iter, initial=current_iter, desc='train', unit='iter', disable=None if main else True,
+               leave=False)
+    seen = []                               # with --record_ranks: the sample keys of this process's iterations
     try:
         while current_iter < total_iter:
             epoch0, done = divmod(current_iter, iters_per_epoch)
             sampler.set_epoch(epoch0, done)
+            if args.record_ranks:
+                seen.extend([int(e), int(i)] for e, i in list(sampler)[:(total_iter - current_iter) * batch])
             in_epoch, data_start = done, time.time()
             for data in train_loader:
                 data_time, iter_start = time.time() - data_start, time.time()
@@ -244,6 +303,7 @@ def _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, i
                     timed[0], timed[1] = timed[0] + 1, timed[1] + iter_time + data_time
                 bar.update(1)
                 if current_iter % opt['logger']['print_freq'] == 0 or current_iter == total_iter:
+                    log = {key: dist.all_mean(value) for key, value in log.items()}   # means over the ranks
                     msg_logger({'epoch': epoch0 + 1, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
                                 'time': iter_time, 'data_time': data_time, **log})
                     log_history.append({'iter': current_iter, **log})
@@ -258,7 +318,8 @@ def _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, i
         if iters_run:
             final = validate()
             save(current_iter // iters_per_epoch + (current_iter % iters_per_epoch > 0), in_epoch)
-            _save_network(_to_cpu(model.net_g.state_dict()), Path(paths['models']) / 'net_g_latest.pth')
+            if main:
+                _save_network(_to_cpu(model.net_g.state_dict()), Path(paths['models']) / 'net_g_latest.pth')
         else:
             final = None
             logger.info(f'nothing to do: {current_iter} of {total_iter} iterations already done')
@@ -267,18 +328,25 @@ def _train(args, opt, device, model, train_loader, sampler, val_loader, ckpts, i
         if tb is not None:
             tb.close()
     seconds = time.time() - begin
-    ips = timed[0] * batch / timed[1] if timed[0] else None
+    ips = timed[0] * batch * plan.world_size / timed[1] if timed[0] else None
+    if args.record_ranks:
+        ranks = dist.all_gather_object({'rank': plan.rank, 'samples': seen, 'weights_sha256': _digest(model)})
+        if main:
+            import json
+            atomic_write_bytes(exp_root / 'ranks.json', json.dumps(
+                {'world_size': plan.world_size, 'batch_per_rank': batch, 'global_batch': batch * plan.world_size,
+                 'steps': iters_run, 'images_per_sec': ips, 'ranks': ranks}).encode())
     logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(seconds))}')
     summary = {'device': str(device), 'precision': model.precision.mode, 'iters_run': iters_run, 'iter': current_iter,
                'seconds': seconds, 'seconds_total': seconds_before + seconds, 'images_per_sec': ips,
                'iters_per_epoch': iters_per_epoch, 'val': val_history, 'log': log_history,
                'final': final, 'model': model}
-    if args.modelzoo_dir and ips:
+    if args.modelzoo_dir and ips and main:
         losses = [row['l_d_real'] if 'l_d_real' in row else row['l_g_pix'] for row in log_history]
         records.modelzoo_summary(make_output_dir(args.modelzoo_dir, '--modelzoo_dir'), HERE.name, batch, ips,
                                  batch / ips, time.time() - START,
                                  train_accuracy=val_history[-1]['psnr'] if val_history else None,
-                                 losses=losses, perf=args.perf)
+                                 losses=losses, perf=args.perf, rank_size=plan.world_size)
     return summary
 
 

@@ -146,7 +146,7 @@ def test_missing_key_and_reference_files_without_the_added_key(lptn, tiny_fivek,
     (tmp_path / 'no_gp.yml').write_text(text.replace('  gp_opt:\n    loss_weight: 100\n', ''))
     with pytest.raises(ValueError, match=r"no_gp.yml: missing key 'train.gp_opt'"):
         lptn.options.parse(tmp_path / 'no_gp.yml', 'train')
-    with pytest.raises(ValueError, match=r'--launcher=pytorch: distributed training is not yet supported .*issue 11'):
+    with pytest.raises(ValueError, match=r'--launcher=pytorch: start the processes with torchrun'):
         lptn.options.parse(TRAIN_YML, 'train', launcher='pytorch')
     with pytest.raises(ValueError, match=r"--force_yml 'total_iter': expected key.sub=value"):
         lptn.options.parse(TRAIN_YML, 'train', ['total_iter'])
@@ -190,7 +190,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(lptn, tiny_fivek, tmp_
          'not an LMDB (no data.mdb)'),
         (['--force_yml', *base, f'datasets.val.dataroot_gt={tiny_fivek.root / "FiveK_train_target.lmdb"}'],
          'the keys of dataroot_lq and dataroot_gt differ'),
-        (['--launcher', 'pytorch'], 'not yet supported'),
+        (['--launcher', 'pytorch'], '--launcher=pytorch: start the processes with torchrun'),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit) as exit_:

@@ -1,7 +1,7 @@
 """LPTN data (the reference's ``codes/data``): image sources, the unpaired and paired datasets, loaders.
 
 Training samples are keyed ``(epoch, index)`` (:func:`epoch_keys`, served by
-``torchzoo.dist.RankShardSampler``, one rank here); every random choice of a sample
+``torchzoo.dist.RankShardSampler``, each rank its slice of every global batch); every random choice of a sample
 (crop positions, flips) comes from ``numpy.random.default_rng([seed, epoch, index])`` and the order of
 an epoch from ``common.runs.epoch_order(n, seed, epoch)``, so DataLoader workers, restarts and resumed
 runs all see the same batches.
@@ -124,8 +124,11 @@ def build_dataset(dataset_opt, seed=0, base=None):
     return classes[dataset_opt['type']](dataset_opt, seed, base)
 
 
-def build_dataloader(dataset, dataset_opt, seed, device_type='cpu'):
+def build_dataloader(dataset, dataset_opt, seed, device_type='cpu', rank=0, world_size=1):
     """Loader of a dataset: training batches in :func:`epoch_keys` order, or one image at a time.
+
+    With ``world_size`` > 1 (``--launcher pytorch``) this rank takes slice ``rank`` of each global batch of
+    ``batch_size_per_gpu x world_size`` keys (``torchzoo.dist.RankShardSampler``).
 
     Returns:
         tuple: ``(loader, sampler)`` (sampler None for val/test).
@@ -133,7 +136,8 @@ def build_dataloader(dataset, dataset_opt, seed, device_type='cpu'):
     if dataset_opt['phase'] != 'train':
         return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=0), None
     batch = dataset_opt['batch_size_per_gpu']
-    sampler = RankShardSampler(epoch_keys(len(dataset), seed, dataset_opt['use_shuffle']), len(dataset), batch, 0, 1)
+    sampler = RankShardSampler(epoch_keys(len(dataset), seed, dataset_opt['use_shuffle']), len(dataset), batch, rank,
+                               world_size)
     workers = dataset_opt['num_worker_per_gpu']
     # Spawned, not forked, workers: a forked one would hold the run folder's lock after a kill. The loader
     # has its own generator: drawing its workers' base seed from torch's global one at every epoch would

@@ -24,6 +24,7 @@ import torch
 from models import load_generator_state
 from models.archs import define_network
 from models.losses import GANLoss, PixelLoss, compute_gradient_penalty
+from torchzoo.dist import wrap_ddp
 from torchzoo.precision import setup_training_multi
 
 __all__ = ['LPTNModel', 'APEX_LOSS_SCALE']
@@ -44,9 +45,13 @@ class LPTNModel:
         device (torch.device): Where the networks run.
         precision_mode (str): 'fp32', 'bf16', 'fp16' or 'apex' (:func:`torchzoo.precision.resolve_amp`).
         init_seed (int | None): Seed of the initial weights. Default: None (the current RNG state).
+        plan (torchzoo.dist.Plan | None): A data-parallel process group (``--launcher pytorch``): the
+            training forwards run through DDP wrappers (``ddp_g``, ``ddp_d``), which average the
+            gradients over the ranks; ``net_g``/``net_d`` stay the plain networks (checkpoints, test).
+            Default: None (one process).
     """
 
-    def __init__(self, opt, device, precision_mode, init_seed=None):
+    def __init__(self, opt, device, precision_mode, init_seed=None, plan=None):
         self.opt, self.device = opt, device
         train = opt['train']
         self.paired = train['mode'] == 'paired'
@@ -63,6 +68,11 @@ class LPTNModel:
             nets, precision_mode, device.type, args, apex_settings={'loss_scale': APEX_LOSS_SCALE})
         self.net_g = nets[0]
         self.net_d = None if self.paired else nets[1]
+        # One DDP forward per backward: the critic's second pass (the gradient penalty) and its frozen
+        # pass in the generator's step use the plain network; DDP's hooks sit on the parameters, so the
+        # one backward of each step still averages every gradient.
+        self.ddp_g = self.net_g if plan is None else wrap_ddp(self.net_g, plan)
+        self.ddp_d = self.net_d if plan is None or self.net_d is None else wrap_ddp(self.net_d, plan)
         self.optimizer_g = self.optimizers[0]
         self.optimizer_d = None if self.paired else self.optimizers[1]
         sched = train['scheduler']
@@ -101,7 +111,7 @@ class LPTNModel:
             gt = data['gt'].to(self.device, non_blocking=True)
             self.optimizer_g.zero_grad(set_to_none=True)
             with self.precision.autocast():
-                output = self.net_g(lq)
+                output = self.ddp_g(lq)
             l_g_pix = self.cri_pix(output.float(), gt)
             self.precision.backward_step(l_g_pix, self.optimizer_g)
             log['l_g_pix'] = l_g_pix.item()
@@ -112,7 +122,7 @@ class LPTNModel:
                 p.requires_grad_(False)
             self.optimizer_g.zero_grad(set_to_none=True)
             with self.precision.autocast():
-                output = self.net_g(lq)
+                output = self.ddp_g(lq)
                 fake_g_pred = self.net_d(output)
             l_g_pix = self.cri_pix(output.float(), lq)
             l_g_gan = self.cri_gan(fake_g_pred.float(), True, is_disc=False)
@@ -125,9 +135,9 @@ class LPTNModel:
             output = self.net_g(lq)
         with self.precision.autocast():
             if ref.shape == output.shape:       # one critic pass over both (InstanceNorm is per sample)
-                real_d_pred, fake_d_pred = self.net_d(torch.cat([ref, output.to(ref.dtype)])).split(ref.shape[0])
+                real_d_pred, fake_d_pred = self.ddp_d(torch.cat([ref, output.to(ref.dtype)])).split(ref.shape[0])
             else:                               # if_fix_size false: crops of different sizes
-                real_d_pred, fake_d_pred = self.net_d(ref), self.net_d(output)
+                real_d_pred, fake_d_pred = self.ddp_d(ref), self.net_d(output)
         l_d_real = self.cri_gan(real_d_pred.float(), True, is_disc=True)
         l_d_fake = self.cri_gan(fake_d_pred.float(), False, is_disc=True)
         with self.precision.autocast():

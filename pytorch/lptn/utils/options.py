@@ -16,6 +16,7 @@ Derived fields, as the reference's ``parse``: ``is_train``, ``dist``, ``rank``, 
 shortens ``val_freq``, ``print_freq`` and ``save_checkpoint_freq`` to 8, 1 and 8.
 """
 import copy
+import os
 from pathlib import Path
 
 import yaml
@@ -126,6 +127,17 @@ def _check_values(opt, path, kind):
             bad(f"{'val' if key == 'val_freq' else 'logger'}.{key}", f'must be a whole number >= 1, got {section[key]}')
 
 
+def _launched_world(env=None):
+    """``(rank, world_size)`` that torchrun gave this process, for ``--launcher=pytorch``."""
+    from torchzoo.dist import plan_from_env
+    env = os.environ if env is None else env
+    if not env.get('WORLD_SIZE'):
+        raise ConfigError('--launcher=pytorch: start the processes with torchrun (no WORLD_SIZE, RANK in the '
+                          'environment), e.g. torchrun --nproc_per_node=8 train.py -opt ... --launcher pytorch')
+    plan = plan_from_env('cpu', env)
+    return plan.rank, plan.world_size
+
+
 def parse(opt_path, kind='train', overrides=None, launcher='none', root=None):
     """Read, check and complete an options file.
 
@@ -145,9 +157,12 @@ def parse(opt_path, kind='train', overrides=None, launcher='none', root=None):
     """
     if launcher not in LAUNCHERS:
         raise ConfigError(f"--launcher={launcher}: choose from {', '.join(LAUNCHERS)}")
-    if launcher != 'none':
-        raise ConfigError(f'--launcher={launcher}: distributed training is not yet supported by this port '
-                          f'(see issue 11, pytorch/torchzoo/dist.py); use --launcher=none')
+    if launcher == 'slurm':
+        raise ConfigError('--launcher=slurm: not supported by this port; start one process per device with torchrun '
+                          'and --launcher=pytorch')
+    if launcher == 'pytorch' and kind != 'train':
+        raise ConfigError(f'--launcher=pytorch: only training is distributed; run {kind} with --launcher=none')
+    world = _launched_world() if launcher == 'pytorch' else None
     path = Path(opt_path)
     opt = read_yaml_documents(path, '-opt')[0]
     apply_overrides(opt, overrides, path)
@@ -156,6 +171,8 @@ def parse(opt_path, kind='train', overrides=None, launcher='none', root=None):
     _check_values(opt, path, kind)
     opt['is_train'] = kind == 'train'
     opt['dist'], opt['rank'], opt['world_size'] = False, 0, 1
+    if world is not None:
+        opt['dist'], opt['rank'], opt['world_size'] = True, world[0], world[1]
     for phase, dataset in opt['datasets'].items():
         dataset['phase'] = phase
     root = Path(root).resolve() if root else ROOT
