@@ -2,6 +2,7 @@
 at a chosen log line, and a check that no process of a stopped cluster is left."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -69,3 +70,26 @@ def tf_cluster(workers, log_dir, command, cwd, kill_at=None, kill_task='worker_1
     proc.wait(timeout=60)
     pids = json.loads((log_dir / 'tasks.json').read_text())['pids'] if (log_dir / 'tasks.json').exists() else {}
     return SimpleNamespace(returncode=proc.returncode, output=''.join(lines), pids=pids, killed=killed)
+
+
+def killed_then_resumed(command, out, kill_at, workers=2):
+    """Run ``command`` in a cluster, SIGKILL worker 1 at the chief's line ``kill_at``, then run it again
+    with ``--resume=True``. Returns (killed run, resumed run), each as :func:`tf_cluster` returns it."""
+    killed = tf_cluster(workers, out / 'logs_killed', command, out, kill_at=kill_at)
+    again = tf_cluster(workers, out / 'logs_resumed', [*command, '--resume=True'], out)
+    return killed, again
+
+
+def check_killed_then_resumed(killed, again, checkpoint_pattern, steps):
+    """The killed run stopped every task with exit 1; the resumed one restarted from a checkpoint
+    (``checkpoint_pattern``: a regex whose group 1 is its step, in the chief's 'resuming from' line) taken
+    at step 8 or later and finished. Returns that step."""
+    assert killed.killed and killed.returncode == 1, killed.output[-2000:]
+    assert 'launch.py: worker 1 exited with code -9; stopping the cluster' in killed.output
+    assert not any(alive(pid) for pid in killed.pids.values())
+    assert again.returncode == 0, again.output[-2000:]
+    found = re.search(rf'resuming from \S*{checkpoint_pattern} \(global step (\d+)\)', again.output)
+    assert found and found.group(1) == found.group(2), again.output[-2000:]
+    assert 8 <= int(found.group(1)) < steps
+    assert not any(alive(pid) for pid in again.pids.values())
+    return int(found.group(1))

@@ -114,9 +114,9 @@ def session_config_for(args, npu):
                           rewriters_off=NPU_REWRITERS_OFF)
 
 
-def session(args, graph):
-    """A Session for ``graph`` with the --chip / thread flags (tfzoo.session)."""
-    import tensorflow as tf
+def session_config(args):
+    """The ConfigProto for the --chip / thread flags (tfzoo.session), with a notice when --chip=npu
+    cannot be honoured here."""
     from tfzoo.session import npu_available
     npu = args.chip == 'npu' and npu_available()
     if args.chip == 'npu' and not npu:
@@ -126,7 +126,13 @@ def session(args, graph):
         os.environ.setdefault('CUDA_VISIBLE_DEVICES', str(args.cuda_device))
     elif args.chip == 'cpu':
         os.environ['CUDA_VISIBLE_DEVICES'] = '-1'
-    return tf.compat.v1.Session(graph=graph, config=session_config_for(args, npu))
+    return session_config_for(args, npu)
+
+
+def session(args, graph):
+    """A Session for ``graph`` with the --chip / thread flags (tfzoo.session)."""
+    import tensorflow as tf
+    return tf.compat.v1.Session(graph=graph, config=session_config(args))
 
 
 # The Ascend port's extra NpuOptimizer settings (BSRN_ID1296 models/bsrn.py): input shapes vary with the

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from common import paths
-from tests.cluster_runs import TF_LAUNCH, alive, tf_cluster
+from tests.cluster_runs import TF_LAUNCH, alive, check_killed_then_resumed, killed_then_resumed, tf_cluster
 from tests.tensorflow_rcan.conftest import tiny_argv
 
 MAIN = paths.REPO_ROOT / 'tensorflow' / 'rcan' / 'main.py'
@@ -28,21 +28,14 @@ v1 = tf.compat.v1
 def resumed(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp('rcan_cluster')
     argv = ['--mode=train', *tiny_argv(tiny_data, out / 'model', max_step=STEPS, log_freq=4, model_save_freq=4)]
-    killed = tf_cluster(2, out / 'logs_killed', [MAIN, *argv], out, kill_at='8 training step completed')
-    again = tf_cluster(2, out / 'logs_resumed', [MAIN, *argv, '--resume=True'], out)
-    return out, killed, again
+    return (out, *killed_then_resumed([MAIN, *argv], out, kill_at='8 training step completed'))
 
 
 def test_killed_worker_stops_every_task_and_the_run_resumes(resumed):
     out, killed, again = resumed
-    assert killed.killed and killed.returncode == 1, killed.output[-2000:]
-    assert 'launch.py: worker 1 exited with code -9; stopping the cluster' in killed.output
-    assert not any(alive(pid) for pid in killed.pids.values())
-    assert again.returncode == 0, again.output[-2000:]
-    step = int(re.search(r'resuming from \S*RCAN_X2_16_1_2-(\d+) \(global step \1\)', again.output).group(1))
-    assert 8 <= step < STEPS and f'{STEPS} training step completed' in again.output
+    check_killed_then_resumed(killed, again, r'RCAN_X2_16_1_2-(\d+)', STEPS)
+    assert f'{STEPS} training step completed' in again.output
     assert (out / 'model' / f'RCAN_X2_16_1_2-{STEPS}.index').exists()
-    assert not any(alive(pid) for pid in again.pids.values())
 
 
 def test_each_worker_trains_on_its_own_shard_with_the_global_batch(resumed):

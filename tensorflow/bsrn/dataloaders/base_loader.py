@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.distributed import shard_indices
 from common.imgio import ImageError, list_images, read_image
 
 __all__ = ['PairedLoader', 'read_rgb']
@@ -72,7 +73,14 @@ class PairedLoader:
         return {f'x{s}': [[n, Path(lr).stat().st_size, Path(hr).stat().st_size] for n, lr, hr in items]
                 for s, items in self.pairs.items()}
 
-    def batch(self, step, seed, scales, batch_size, patch_size):
+    def shard(self, scale, rank, ranks):
+        """The pair indices of rank ``rank`` of ``ranks`` at ``scale`` (every ``ranks``-th pair)."""
+        if ranks == 1:
+            return list(range(len(self.pairs[scale])))
+        where = Path(self.pairs[scale][0][1]).parent
+        return shard_indices(len(self.pairs[scale]), rank, ranks, f'the x{scale} LR folder {where}')
+
+    def batch(self, step, seed, scales, batch_size, patch_size, shard=(0, 1)):
         """The training batch of global step ``step``: ``(scale, lr [B, p, p, 3], hr [B, sp, sp, 3])`` float32.
 
         Args:
@@ -81,12 +89,16 @@ class PairedLoader:
             scales (list[int]): Scales to draw from (``--scales``).
             batch_size (int): Patches per batch.
             patch_size (int): LR patch side (``--input_patch_size``).
+            shard (tuple[int, int]): (rank, ranks) of a data-parallel run: patches from this rank's
+                images only, from a stream of its own (scale included). Default: (0, 1).
         """
-        rng = np.random.default_rng([int(seed), int(step)])
+        rank, ranks = shard
+        rng = np.random.default_rng([int(seed), int(step)] + ([] if ranks == 1 else [int(rank), int(ranks)]))
         scale = int(scales[rng.integers(len(scales))])
+        images = self.shard(scale, rank, ranks)
         lrs, hrs = [], []
         for _ in range(batch_size):
-            lr, hr = self.get(scale, int(rng.integers(len(self.pairs[scale]))))
+            lr, hr = self.get(scale, images[int(rng.integers(len(images)))])
             h, w = lr.shape[:2]
             if h < patch_size or w < patch_size:
                 raise ValueError(f'--input_patch_size={patch_size}: larger than a x{scale} LR image '

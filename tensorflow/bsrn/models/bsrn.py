@@ -226,7 +226,7 @@ class BSRN:
 
 
 def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, adam_epsilon=1e-8, clip_norm=-1.0,
-                   scales=None):
+                   scales=None, cluster=None, rank_size=1):
     """Training ops: the weighted L1 over the intermediate outputs and Adam with staircase decay.
 
     The reference builds one graph whose scale is a ``tf.case`` on ``sr_input_scale``; here each
@@ -244,10 +244,16 @@ def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, ada
         clip_norm (float): ``tf.clip_by_norm`` of every gradient to this norm; <= 0 disables. Default: -1.
         scales (list[int] | None): Training scales (``--scales``), each one of ``model.scales``.
             Default: None (all of ``model.scales``).
+        cluster (tfzoo.cluster.Cluster | None): A worker of a parameter-server cluster: instead of 'train',
+            'push' (per scale: this worker's clipped gradients to the chief) and 'apply' (the chief: Adam on
+            the mean of one gradient per worker), with the 'averager'. Default: None.
+        rank_size (int): Ascend HCCL devices (RANK_SIZE); above 1 the optimizer is npu_bridge's
+            NPUDistributedOptimizer. Default: 1.
 
     Returns:
         dict: placeholders 'input', 'truth', 'global_step'; per training scale (dicts keyed by scale):
-        'loss', 'losses' (per output), 'train', 'outputs'; shared: 'lr', 'weights' (generator variables).
+        'loss', 'losses' (per output), 'train' (or 'push'), 'outputs'; shared: 'lr', 'weights' (generator
+        variables), and with a cluster 'apply' and 'averager'.
     """
     scales = list(scales or model.scales)
     for s in scales:
@@ -259,10 +265,14 @@ def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, ada
     params = model.create_variables()
     lr = v1.train.exponential_decay(learning_rate, step, decay_steps, decay, staircase=True)
     g_vars = v1.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES, scope='generator')
-    opt = v1.train.AdamOptimizer(lr, epsilon=adam_epsilon)
+    from tfzoo.cluster import SyncAverager, hccl_optimizer
+    opt = hccl_optimizer(v1.train.AdamOptimizer(lr, epsilon=adam_epsilon), rank_size)
     weights = loss_weights(model.num_outputs, model.frequency)
     ops = {'input': x, 'truth': truth, 'global_step': step, 'lr': lr, 'weights': g_vars,
-           'loss': {}, 'losses': {}, 'train': {}, 'outputs': {}}
+           'loss': {}, 'losses': {}, 'train': {}, 'push': {}, 'outputs': {}}
+    if cluster is not None:
+        ops['averager'] = SyncAverager(cluster, g_vars)
+        ops['apply'] = opt.apply_gradients(zip(ops['averager'].mean_gradients(), g_vars))
     for s in scales:
         with tf.name_scope(f'x{s}'):
             outs = model.build(x, s, params)
@@ -272,6 +282,9 @@ def build_training(model, learning_rate=1e-4, decay=0.5, decay_steps=200000, ada
                      for g, v in opt.compute_gradients(loss, var_list=g_vars)]
             if clip_norm > 0:
                 grads = [(tf.clip_by_norm(g, clip_norm), v) for g, v in grads]
-        ops['train'][s] = opt.apply_gradients(grads)          # outside x{s}/: Adam's beta powers keep their names
+        if cluster is not None:
+            ops['push'][s] = ops['averager'].push([g for g, _ in grads])
+        else:
+            ops['train'][s] = opt.apply_gradients(grads)      # outside x{s}/: Adam's beta powers keep their names
         ops['loss'][s], ops['losses'][s], ops['outputs'][s] = loss, losses, outs
     return ops

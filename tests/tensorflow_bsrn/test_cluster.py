@@ -1,0 +1,91 @@
+"""Data-parallel BSRN on a real parameter-server cluster (tfzoo/launch.py: 1 ps + 2 workers on 127.0.0.1).
+
+One multi-scale run (each worker draws its own scale and patches every step, gradients clipped per
+worker as the reference clips them) is killed by SIGKILL to worker 1 after step 8 and resumed. Its
+final variables must equal a single process that applies, at every step, the mean of the two workers'
+clipped gradients computed from their own batches: every update aggregated both workers.
+"""
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common import paths
+from tests.cluster_runs import check_killed_then_resumed, killed_then_resumed
+from tests.tensorflow_bsrn.conftest import tiny_argv
+
+TRAIN = paths.REPO_ROOT / 'tensorflow' / 'bsrn' / 'train.py'
+STEPS = 24
+v1 = tf.compat.v1
+
+
+def _argv(tiny_data, train_path):
+    return tiny_argv(tiny_data, train_path, max_steps=STEPS, log_freq=4, save_freq=4, summary_freq=8,
+                     bsrn_clip_norm=0.5)
+
+
+@pytest.fixture(scope='module')
+def resumed(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp('bsrn_cluster')
+    argv = _argv(tiny_data, out / 'train')
+    return (out, *killed_then_resumed([TRAIN, *argv], out, kill_at='step 8,'))
+
+
+def test_killed_worker_stops_every_task_and_the_run_resumes(resumed):
+    out, killed, again = resumed
+    check_killed_then_resumed(killed, again, r'model\.ckpt-(\d+)', STEPS)
+    assert f'step {STEPS}, scale x' in again.output and (out / 'train' / f'model.ckpt-{STEPS}.index').exists()
+
+
+def test_each_worker_trains_on_its_own_shard_with_the_global_batch(resumed):
+    out = resumed[0]
+    logs = [(out / 'logs_resumed' / f'worker_{i}.log').read_text() for i in (0, 1)]
+    for s in (2, 3, 4):
+        shards = [set(re.search(rf'rank {i} of 2: x{s} shard of \d+ images: (.*)', text).group(1).split())
+                  for i, text in enumerate(logs)]
+        assert shards == [{'0001', '0003'}, {'0002', '0004'}], s
+    assert 'global batch 8 = --batch_size=4 x 2 workers' in logs[0]
+    assert 'scale x' not in logs[1]                   # logs, summaries and checkpoints: the chief only
+
+
+def test_every_update_is_the_mean_of_both_workers_clipped_gradients(bsrn, tiny_data, resumed):
+    out = resumed[0]
+    args = bsrn.train.build_parser().parse_args(_argv(tiny_data, out / 'unused'))
+    bsrn.train.check_args(args)
+    data = bsrn.train.load_data(args)
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(args.seed)
+        ops = bsrn.net.build_training(bsrn.flags.model_from_args(args), args.bsrn_learning_rate,
+                                      args.bsrn_learning_rate_decay, args.bsrn_learning_rate_decay_steps,
+                                      args.bsrn_adam_epsilon, scales=args.scale_list)
+        weights = ops['weights']
+        model = bsrn.flags.model_from_args(args)
+        grads = {}
+        for s in args.scale_list:                       # one worker's clipped gradients at scale s
+            loss = ops['loss'][s]
+            grads[s] = [tf.clip_by_norm(tf.zeros_like(w) if g is None else g, args.bsrn_clip_norm)
+                        for g, w in zip(tf.gradients(loss, weights), weights)]
+        mean_in = [v1.placeholder(tf.float32, w.shape) for w in weights]
+        opt = v1.train.AdamOptimizer(ops['lr'], epsilon=args.bsrn_adam_epsilon)
+        apply = opt.apply_gradients(zip(mean_in, weights))
+        init = v1.global_variables_initializer()
+    assert model.num_outputs == 2
+    with v1.Session(graph=graph, config=bsrn.session.session_config(npu=False, intra_op_threads=1)) as sess:
+        sess.run(init)
+        for k in range(STEPS):
+            parts = []
+            for rank in (0, 1):
+                scale, lr, hr = data.batch(k, args.seed, args.scale_list, args.batch_size, args.input_patch_size,
+                                           (rank, 2))
+                parts.append(sess.run(grads[scale], {ops['input']: lr, ops['truth']: hr}))
+            feed = {p: (a + b) / np.float32(2) for p, a, b in zip(mean_in, *parts)}
+            feed[ops['global_step']] = k
+            sess.run(apply, feed)
+        names = [w.op.name for w in weights]
+        want = dict(zip(names, sess.run(weights)))
+        slots = {f'{n}/Adam': sess.run(opt.get_slot(w, 'm')) for n, w in zip(names, weights)}
+    reader = tf.train.load_checkpoint(str(out / 'train' / f'model.ckpt-{STEPS}'))
+    for name, value in {**want, **slots}.items():
+        np.testing.assert_allclose(reader.get_tensor(name), value, rtol=1e-4, atol=1e-6, err_msg=name)
