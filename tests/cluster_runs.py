@@ -50,8 +50,8 @@ def alive(pid):
 def tf_cluster(workers, log_dir, command, cwd, kill_at=None, kill_task='worker_1', timeout=300):
     """Run ``command`` in a launch.py cluster of 1 ps and ``workers`` workers.
 
-    With ``kill_at`` (a line prefix of the chief's output), send SIGKILL to ``kill_task`` as soon as
-    that line appears. Returns a namespace: returncode, output (the launcher's), pids, killed.
+    With ``kill_at`` (a line prefix of the chief's output), send SIGKILL to ``kill_task`` (a task such as
+    'worker_1', or 'launcher') as soon as that line appears. Returns a namespace: returncode, output (the launcher's), pids, killed.
     """
     cmd = [sys.executable, str(TF_LAUNCH), f'--num_workers={workers}', f'--port={free_ports(workers + 1)}',
            f'--log_dir={log_dir}', '--', sys.executable, *map(str, command)]
@@ -62,7 +62,7 @@ def tf_cluster(workers, log_dir, command, cwd, kill_at=None, kill_task='worker_1
         lines.append(line)
         if kill_at and not killed and line.startswith(kill_at):
             pids = json.loads((log_dir / 'tasks.json').read_text())['pids']
-            os.kill(pids[kill_task], signal.SIGKILL)
+            os.kill(proc.pid if kill_task == 'launcher' else pids[kill_task], signal.SIGKILL)
             killed = True
         if time.time() > deadline:
             proc.kill()

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -74,6 +75,15 @@ def test_two_workers_train_as_one_process_with_the_doubled_batch(rcan, tiny_data
     assert set(want) <= set(reader.get_variable_to_shape_map())
     for name, value in want.items():
         np.testing.assert_allclose(reader.get_tensor(name), value, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_a_killed_launcher_takes_every_task_with_it(tiny_data, tmp_path):
+    argv = ['--mode=train', *tiny_argv(tiny_data, tmp_path / 'model', max_step=100000, log_freq=4)]
+    run = tf_cluster(2, tmp_path / 'logs', [MAIN, *argv], tmp_path, kill_at='4 training step completed',
+                     kill_task='launcher')
+    assert run.killed and run.returncode == -9
+    time.sleep(1)                          # the kernel delivers the parent-death signal
+    assert not any(alive(pid) for pid in run.pids.values())
 
 
 def test_port_in_use_is_one_line(tmp_path):
