@@ -47,7 +47,7 @@ class Cluster:
 
     @classmethod
     def from_env(cls, environ=None):
-        """The task that ``TF_CONFIG`` describes, or None when it is unset or names one worker only."""
+        """The task that ``TF_CONFIG`` describes (checked: one line naming what is wrong), or None when unset."""
         text = (os.environ if environ is None else environ).get(ENV, '').strip()
         if not text:
             return None
