@@ -69,13 +69,20 @@ def ckpt(out, name):
 
 
 @pytest.fixture(scope='module')
-def two_ranks(tiny_data, tmp_path_factory):
-    """An uninterrupted 2-process run: 2 epochs of 3 global steps of 2 x 2 samples."""
-    out = tmp_path_factory.mktemp('ddp') / 'full'
-    proc = subprocess.run(torchrun(2, free_port(), *flags(tiny_data.ref, out, 2, '--record_ranks')), env=ENV,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return out, proc.stdout
+def two_ranks(tiny_data, tmp_path_factory, zoo_copy):
+    """An uninterrupted 2-process run by test/train_full_8p.sh --device_num=2 (torchrun, gloo): 2 epochs of
+    3 global steps of 2 x 2 samples. Returns the output folder, the script's log and its case folder."""
+    base = tmp_path_factory.mktemp('ddp')
+    zoo, out = zoo_copy(base), base / 'full'
+    train_flags = [f for f in flags(tiny_data.ref, out, 2, '--record_ranks')
+                   if not f.startswith(('--datapath', '--batchSize', '--nEpochs'))]
+    proc = subprocess.run(['bash', str(zoo / 'test' / 'train_full_8p.sh'), f'--data_path={tiny_data.ref}',
+                           '--device_num=2', '--batch_size=2', '--train_epochs=2', f'--master_port={free_port()}',
+                           *train_flags], env=dict(ENV, ASCEND_DEVICE_ID='0'), capture_output=True, text=True,
+                          timeout=300)
+    cases = zoo / 'test' / 'output' / '0'
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, (cases / 'train_0.log').read_text(), cases
 
 
 # --- the configuration each device gets ------------------------------------------------------------
@@ -119,7 +126,7 @@ def test_port_check(dist):
 # --- 2 processes on the CPU ----------------------------------------------------------------------
 
 def test_replicas_equal_shards_differ_global_batch(two_ranks):
-    out, stdout = two_ranks
+    out, stdout, _ = two_ranks
     assert '===> data parallel: 2 ranks x batchSize 2 = global batch 4, 3 steps per epoch (gloo on cpu' in stdout
     assert stdout.count('Namespace(') == 1 and stdout.count('===> Epoch[2](3/3)') == 1      # rank 0 prints alone
     rec = json.loads((out / 'ranks.json').read_text())
@@ -139,7 +146,7 @@ def test_replicas_equal_shards_differ_global_batch(two_ranks):
 def test_two_processes_equal_one_with_the_doubled_batch(two_ranks, tiny_data, tmp_path):
     """Loss means over equal per-rank batches, averaged gradients: the steps of one global batch of 4.
     After one epoch (3 Adam steps) the weights agree to float rounding (ReLU/Adam amplify it later)."""
-    out, _ = two_ranks
+    out, _, _ = two_ranks
     one = subprocess.run([sys.executable, str(TRAIN_PY), *flags(tiny_data.ref, tmp_path, 4, '--max_steps=3')],
                          env=ENV, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr
@@ -153,7 +160,7 @@ def test_two_processes_equal_one_with_the_doubled_batch(two_ranks, tiny_data, tm
 def test_sigkill_of_a_rank_then_resume_equals_the_uninterrupted_run(two_ranks, tiny_data, tmp_path):
     """SIGKILL rank 0 in epoch 2, after its step-4 checkpoint: torchrun stops the other rank and fails;
     a 2-process --resume then ends with exactly the uninterrupted run's weights, moments and losses."""
-    full, _ = two_ranks
+    full, _, _ = two_ranks
     out = tmp_path / 'killed'
     proc = subprocess.Popen(torchrun(2, free_port(), *flags(tiny_data.ref, out, 2)), env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -201,7 +208,7 @@ def test_more_ranks_than_shards_is_one_line_from_every_rank(tiny_data, tmp_path)
 
 
 def test_a_refused_run_folder_is_the_same_line_on_every_rank(two_ranks, tiny_data, tmp_path):
-    full, _ = two_ranks                                        # rank 0 opens the folder; the others hear why not
+    full, _, _ = two_ranks                                     # rank 0 opens the folder; the others hear why not
     proc = subprocess.run(torchrun(2, free_port(), *flags(tiny_data.ref, full, 2), log_dir=tmp_path / 'logs'),
                           env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
@@ -210,29 +217,24 @@ def test_a_refused_run_folder_is_the_same_line_on_every_rank(two_ranks, tiny_dat
     assert lines[0][0].startswith('error: ') and 'pass --resume=True to continue it' in lines[0][0]
 
 
-def test_8p_script_on_two_cpu_processes_and_a_port_in_use(tiny_data, tmp_path, zoo_copy):
+def test_8p_script_case_files_and_a_port_in_use(two_ranks, tiny_data, tmp_path, zoo_copy):
+    _, log, cases = two_ranks
+    assert 'Namespace(upscale_factor=4' in log and "npu_script=True" in log        # train_npu.py under torchrun
+    case = dict(line.split(' = ') for line in (cases / 'rdn_bs2_2p_acc.log').read_text().splitlines())
+    assert case['RankSize'] == '2' and case['BatchSize'] == '2' and float(case['ActualFPS']) > 0
+    assert len((cases / 'rdn_bs2_2p_acc_loss.txt').read_text().split()) == 2            # two finished epochs
     zoo = zoo_copy(tmp_path)
-    script = ['bash', str(zoo / 'test' / 'train_full_8p.sh'), f'--data_path={tiny_data.ref}', '--device_num=2',
-              '--batch_size=2', '--train_epochs=1', '--preset=bench', '--patch_size=32', '--threads=0',
-              '--tensorboard=False', '--dataset_enlarge_ratio=4']
-    env = dict(ENV, ASCEND_DEVICE_ID='0')
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         s.listen()
         port = s.getsockname()[1]
-        busy = subprocess.run(script + [f'--master_port={port}'], env=env, capture_output=True, text=True, timeout=120)
+        busy = subprocess.run(['bash', str(zoo / 'test' / 'train_full_8p.sh'), f'--data_path={tiny_data.ref}',
+                               '--device_num=2', f'--master_port={port}'], env=ENV, capture_output=True, text=True,
+                              timeout=120)
     assert busy.returncode == 1 and busy.stdout == '' and busy.stderr.strip().splitlines() == [
         f'error: --master_port={port}: 127.0.0.1:{port} is in use (Address already in use); choose a free port '
         f'with --master_port=']
-    proc = subprocess.run(script + [f'--master_port={free_port()}'], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = zoo / 'test' / 'output' / '0'
-    log = (out / 'train_0.log').read_text()
-    assert 'global batch 4, 3 steps per epoch' in log and log.count('===> Epoch[1](3/3)') == 1
-    case = dict(line.split(' = ') for line in (out / 'rdn_bs2_2p_acc.log').read_text().splitlines())
-    assert case['RankSize'] == '2' and case['BatchSize'] == '2' and float(case['ActualFPS']) > 0
-    assert (out / 'ckpt' / 'RDN' / 'rdn-1_3.pth').is_file()
+    assert not (zoo / 'test' / 'output').exists()
 
 
 def test_the_scaling_doc_is_rendered_from_its_record():
