@@ -293,22 +293,23 @@ def check_shards(n, batch, world, what='training samples per epoch', flag='--bat
 
 
 def port_problem(addr, port):
-    """Why ``addr:port`` cannot be the rendezvous port (a one-line reason), or None when it is free."""
+    """Why ``addr:port`` cannot be the rendezvous port (a one-line reason), or None when it is free.
+
+    Only a port of this machine can be checked (``common.distributed.check_port_free``); another
+    machine's is None (only it can tell).
+    """
+    from common.distributed import check_port_free
     try:
         infos = socket.getaddrinfo(addr, int(port), type=socket.SOCK_STREAM)
     except (socket.gaierror, ValueError) as err:
         return f'--master_addr={addr} --master_port={port}: cannot resolve ({err})'
     local = {'127.0.0.1', '::1', 'localhost', '0.0.0.0', socket.gethostname()}
     if addr not in local and not any(info[4][0].startswith('127.') for info in infos):
-        return None                                   # another machine's port: only it can tell
-    family, _, _, _, sockaddr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)      # as torch's TCPStore: TIME_WAIT is free
-        try:
-            s.bind(sockaddr)
-        except OSError as err:
-            return (f'--master_port={port}: {addr}:{port} is in use ({err.strerror}); choose a free port '
-                    f'with --master_port=')
+        return None
+    try:
+        check_port_free(f'{infos[0][4][0]}:{int(port)}', f'--master_port={port}')
+    except OSError as err:
+        return str(err)
     return None
 
 
@@ -327,4 +328,5 @@ def _main(argv):
 
 
 if __name__ == '__main__':
+    sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[2]))    # the repo root: common
     sys.exit(_main(sys.argv[1:]))

@@ -232,8 +232,8 @@ def test_8p_script_case_files_and_a_port_in_use(two_ranks, tiny_data, tmp_path, 
                                '--device_num=2', f'--master_port={port}'], env=ENV, capture_output=True, text=True,
                               timeout=120)
     assert busy.returncode == 1 and busy.stdout == '' and busy.stderr.strip().splitlines() == [
-        f'error: --master_port={port}: 127.0.0.1:{port} is in use (Address already in use); choose a free port '
-        f'with --master_port=']
+        f'error: --master_port={port}: port 127.0.0.1:{port} is in use (Address already in use); free it or choose '
+        f'another']
     assert not (zoo / 'test' / 'output').exists()
 
 
