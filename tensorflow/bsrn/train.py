@@ -71,6 +71,8 @@ def build_parser():
                    help='continue the run in --train_path from its newest checkpoint. Default: False')
     x.add_argument('--overwrite', type=str2bool, default=False,
                    help="start over in a --train_path holding another run. Default: False")
+    x.add_argument('--record_ranks', type=str2bool, default=False,
+                   help='write ranks.json into the run folder (chief only): workers, per-worker and global batch, steps, images/s of the global batch after the first step, the chief\'s shard. Default: False')
     return p
 
 

@@ -21,7 +21,7 @@ import flags
 from common.imgio import atomic_write_bytes
 from models.bsrn import build_training, count_parameters
 from tfzoo.checkpoint import TFCheckpointDir, resolve_checkpoint, restore_variables
-from tfzoo.cluster import Cluster, hccl_rank
+from tfzoo.cluster import Cluster, hccl_rank, write_ranks
 from tfzoo.session import npu_available
 
 tf.get_logger().setLevel('ERROR')
@@ -97,6 +97,10 @@ def train(args, data):
         atomic_write_bytes(Path(args.train_path) / 'arguments.json',
                            (json.dumps(arguments, indent=2, default=str) + '\n').encode())
         summary = _train(args, data, ckpts, restore, 1 if cluster else rank_size, cluster)
+        if args.record_ranks and summary['steps_run']:
+            names = [data.names(s)[i] for s in args.scale_list
+                     for i in data.shard(s, *((cluster.task_index, cluster.num_workers) if cluster else (0, 1)))]
+            write_ranks(args.train_path, summary, args.batch_size, sorted(set(names)))
     except BaseException:
         ckpts.close(abandon=True)
         raise
@@ -170,7 +174,7 @@ def _loop(args, data, sess, ops, ckpts, writers, done, seconds_before, rank_size
     averager, chief = ops.get('averager'), ckpts is not None
     if averager is not None:
         done = averager.take(sess)
-    begin, losses, per_scale = time.time(), [], {s: [0, 0.0] for s in args.scale_list}
+    begin, losses, per_scale, first_end = time.time(), [], {s: [0, 0.0] for s in args.scale_list}, None
     bar = tqdm(total=args.max_steps, initial=done, unit='step', disable=None if chief else True)
     step, loss = done, float('nan')
     if step * rank_size >= args.max_steps and chief:
@@ -188,6 +192,7 @@ def _loop(args, data, sess, ops, ckpts, writers, done, seconds_before, rank_size
             sess.run(ops['apply'], {ops['global_step']: step})     # the mean of one gradient per worker
             averager.release(sess, count)
         duration = time.time() - start
+        first_end = first_end or time.time()
         loss = float(out[1])
         per_scale[scale][0] += 1
         per_scale[scale][1] += duration
@@ -201,12 +206,14 @@ def _loop(args, data, sess, ops, ckpts, writers, done, seconds_before, rank_size
         if averager is not None:
             step = averager.take(sess)
     bar.close()
-    seconds = time.time() - begin
+    seconds, end = time.time() - begin, time.time()
     steps = step - done
     ranks = shard[1]
     return {'steps_done_before': done, 'steps_run': steps, 'global_step': step, 'seconds': seconds,
             'seconds_total': seconds_before + seconds, 'workers': ranks, 'global_batch': args.batch_size * ranks,
             'images_per_sec': steps * args.batch_size * ranks / seconds if steps else 0.0,
+            'images_per_sec_after_first': (steps - 1) * args.batch_size * ranks / (end - first_end) if steps > 1
+            else None,
             'images_per_sec_by_scale': {f'x{s}': n * args.batch_size / t for s, (n, t) in per_scale.items() if n},
             'steps_by_scale': {f'x{s}': n for s, (n, _) in per_scale.items()},
             'final_loss': loss, 'losses': losses}

@@ -83,6 +83,8 @@ def build_parser():
                       help='continue the run in --model_path from its newest checkpoint. Default: False')
     port.add_argument('--overwrite', type=str2bool, default=False,
                       help="start over in a --model_path that holds another run's checkpoints. Default: False")
+    port.add_argument('--record_ranks', type=str2bool, default=False,
+                      help='write ranks.json into the run folder (chief only): workers, per-worker and global batch, steps, images/s of the global batch after the first step, the chief\'s shard. Default: False')
     port.add_argument('--keep_checkpoint_max', type=int_flag, default=0, help='0 keeps all. Default: 0')
     port.add_argument('--dataset_enlarge_ratio', type=int_flag, default=1,
                       help='an epoch visits every image this many times. Default: 1')

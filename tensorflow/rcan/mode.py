@@ -27,7 +27,7 @@ from common.runs import make_output_dir
 from data_loader import PatchSampler, tf_batches
 from RCA_net import RCA_net, TAIL_SCOPES
 from tfzoo.checkpoint import TFCheckpointDir, resolve_checkpoint, restore_variables
-from tfzoo.cluster import Cluster, hccl_rank
+from tfzoo.cluster import Cluster, hccl_rank, write_ranks
 from tfzoo.session import npu_available, session_config
 
 tf.get_logger().setLevel('ERROR')          # tf.compat.v1's deprecation notices are not the user's concern
@@ -89,6 +89,8 @@ def train(args, data):
     try:
         summary = _train(args, data, ckpts, pretrained) if cluster is None else \
             _train_cluster(args, data, ckpts, pretrained, cluster)
+        if args.record_ranks and summary.get('steps_run'):
+            write_ranks(args.model_path, summary, args.batch_size, summary['shard'])
     except BaseException:
         ckpts.close(abandon=True)      # a fresh run that saved nothing leaves no run behind
         raise
@@ -177,6 +179,7 @@ def _loop(args, data, sess, model, saver, merged, sampler, ckpts, writer, feed, 
     train_log = _open_train_log(args) if args.test_with_train else None
     predict = util.make_predictor(sess, model)
     begin, losses, bar = time.time(), [], tqdm(total=args.max_step, initial=done, unit='step', disable=None)
+    first_end = None
     for step in range(done, args.max_step):
         count = step + 1
         logging = count % args.log_freq == 0
@@ -192,6 +195,7 @@ def _loop(args, data, sess, model, saver, merged, sampler, ckpts, writer, feed, 
                 raise feed['errors'][0] from None     # e.g. an image that failed to decode in tf.data
             raise
         e_time = time.time()
+        first_end = first_end or e_time
         loss = float(out[1])
         _check_finite(loss, count)
         bar.update()
@@ -204,11 +208,7 @@ def _loop(args, data, sess, model, saver, merged, sampler, ckpts, writer, feed, 
         if count % args.model_save_freq == 0 or count == args.max_step:
             _save(args, sess, model, saver, ckpts, count, seconds_before + time.time() - begin)
     bar.close()
-    seconds = time.time() - begin
-    steps = args.max_step - done
-    return {'steps_done_before': done, 'steps_run': steps, 'global_step': args.max_step, 'seconds': seconds,
-            'seconds_total': seconds_before + seconds, 'images_per_sec': steps * args.batch_size / seconds,
-            'final_loss': loss, 'losses': losses, 'steps_per_epoch': sampler.steps_per_epoch}
+    return _summary(args, sampler, done, begin, first_end, seconds_before, loss, losses, 1)
 
 
 def _train_cluster(args, data, ckpts, pretrained, cluster):
@@ -250,7 +250,7 @@ def _train_cluster(args, data, ckpts, pretrained, cluster):
 def _cluster_loop(args, sess, model, saver, merged, sampler, ckpts, writer, cluster, seconds_before):
     chief, ranks = cluster.is_chief, cluster.num_workers
     step = done = model.averager.take(sess)
-    begin, losses, loss = time.time(), [], float('nan')
+    begin, losses, loss, first_end = time.time(), [], float('nan'), None
     bar = tqdm(total=args.max_step, initial=done, unit='step', disable=None if chief else True)
     while step < args.max_step:
         count = step + 1
@@ -271,16 +271,23 @@ def _cluster_loop(args, sess, model, saver, merged, sampler, ckpts, writer, clus
                 _log_step(count, loss, time.time() - s_time)
             if count % args.model_save_freq == 0 or count == args.max_step:
                 _save(args, sess, model, saver, ckpts, count, seconds_before + time.time() - begin)
+        first_end = first_end or time.time()
         step = model.averager.take(sess)
     bar.close()
-    seconds = time.time() - begin
-    steps = max(0, args.max_step - done)
+    return _summary(args, sampler, done, begin, first_end, seconds_before, loss, losses, ranks)
+
+
+def _summary(args, sampler, done, begin, first_end, seconds_before, loss, losses, ranks):
+    """What a training returns: steps, seconds, images/s of the global batch (also without the first
+    step, which builds kernels), losses, the shard."""
+    seconds, end = time.time() - begin, time.time()
+    steps, batch = max(0, args.max_step - done), args.batch_size * ranks
     return {'steps_done_before': done, 'steps_run': steps, 'global_step': args.max_step, 'seconds': seconds,
-            'seconds_total': seconds_before + seconds, 'workers': ranks, 'rank': cluster.task_index,
-            'global_batch': args.batch_size * ranks,
-            'images_per_sec': steps * args.batch_size * ranks / seconds if steps else 0.0,
+            'seconds_total': seconds_before + seconds, 'workers': ranks, 'global_batch': batch,
+            'images_per_sec': steps * batch / seconds if steps else 0.0,
+            'images_per_sec_after_first': (steps - 1) * batch / (end - first_end) if steps > 1 else None,
             'final_loss': loss, 'losses': losses, 'steps_per_epoch': sampler.steps_per_epoch,
-            'shard': [int(i) for i in sampler.images]}
+            'shard': [sampler.pairs.lr.names[int(i)] for i in sampler.images]}
 
 
 def _check_finite(loss, count):

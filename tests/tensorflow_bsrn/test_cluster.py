@@ -5,6 +5,7 @@ worker as the reference clips them) is killed by SIGKILL to worker 1 after step 
 final variables must equal a single process that applies, at every step, the mean of the two workers'
 clipped gradients computed from their own batches: every update aggregated both workers.
 """
+import json
 import re
 
 import numpy as np
@@ -22,7 +23,7 @@ v1 = tf.compat.v1
 
 def _argv(tiny_data, train_path):
     return tiny_argv(tiny_data, train_path, max_steps=STEPS, log_freq=4, save_freq=4, summary_freq=8,
-                     bsrn_clip_norm=0.5)
+                     bsrn_clip_norm=0.5, record_ranks=True)
 
 
 @pytest.fixture(scope='module')
@@ -46,6 +47,9 @@ def test_each_worker_trains_on_its_own_shard_with_the_global_batch(resumed):
                   for i, text in enumerate(logs)]
         assert shards == [{'0001', '0003'}, {'0002', '0004'}], s
     assert 'global batch 8 = --batch_size=4 x 2 workers' in logs[0]
+    ranks = json.loads((out / 'train' / 'ranks.json').read_text())
+    assert (ranks['world_size'], ranks['batch_per_rank'], ranks['global_batch']) == (2, 4, 8)
+    assert ranks['ranks'][0]['shard'] == ['0001', '0003'] and ranks['images_per_sec'] > 0
     assert 'scale x' not in logs[1]                   # logs, summaries and checkpoints: the chief only
 
 

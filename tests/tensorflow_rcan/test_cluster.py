@@ -28,7 +28,8 @@ v1 = tf.compat.v1
 @pytest.fixture(scope='module')
 def resumed(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp('rcan_cluster')
-    argv = ['--mode=train', *tiny_argv(tiny_data, out / 'model', max_step=STEPS, log_freq=4, model_save_freq=4)]
+    argv = ['--mode=train', *tiny_argv(tiny_data, out / 'model', max_step=STEPS, log_freq=4, model_save_freq=4,
+                                       record_ranks=True)]
     return (out, *killed_then_resumed([MAIN, *argv], out, kill_at='8 training step completed'))
 
 
@@ -47,6 +48,9 @@ def test_each_worker_trains_on_its_own_shard_with_the_global_batch(resumed):
               for i, text in ((0, chief), (1, other))]
     assert shards == [{'0001x2.png', '0003x2.png'}, {'0002x2.png', '0004x2.png'}]
     assert 'global batch 8 = --batch_size=4 x 2 workers' in chief
+    ranks = json.loads((out / 'model' / 'ranks.json').read_text())
+    assert (ranks['world_size'], ranks['batch_per_rank'], ranks['global_batch']) == (2, 4, 8)
+    assert ranks['ranks'][0]['shard'] == ['0001x2.png', '0003x2.png'] and ranks['images_per_sec'] > 0
     assert 'training step completed' not in other                  # logs and checkpoints: the chief only
 
 
