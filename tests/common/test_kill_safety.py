@@ -42,7 +42,7 @@ def _kill_at(point, target, *args):
     proc = subprocess.Popen([sys.executable, str(KILL_TARGET), point, str(target), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, TQDM_DISABLE='1'))
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    ready, _, _ = select.select([proc.stdout], [], [], 300)    # a cold start on a loaded machine is slow
     line = proc.stdout.readline().strip() if ready else ''
     if line != f'READY {point}':
         proc.kill()
