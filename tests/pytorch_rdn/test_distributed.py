@@ -245,5 +245,7 @@ def test_the_scaling_doc_is_rendered_from_its_record():
     doc = (paths.REPO_ROOT / 'docs' / 'scaling.md').read_text()
     block = doc[doc.index(bench_scaling.BEGIN) + len(bench_scaling.BEGIN):doc.index(bench_scaling.END)]
     assert block.strip() == bench_scaling.render(record).strip()
-    assert all(run['replicas_equal'] for runs in record['speed'].values() for run in runs)
+    for model, runs in record['speed'].items():          # TensorFlow's parameter server holds one copy: None
+        want = None if bench_scaling.BENCHES[model][0] == 'tensorflow' else True
+        assert [run['replicas_equal'] for run in runs] == [want, want], model
     assert [run['processes'] for run in record['speed']['rdn']] == [1, 2]
