@@ -34,8 +34,8 @@ SCALES = (2, 3, 4)
 PRESET = {
     'scales': '2,3,4', 'bsrn_conv_features': 24, 'bsrn_state_features': 24, 'bsrn_recursions': 4,
     'bsrn_recursion_frequency': 2, 'input_patch_size': 24, 'batch_size': 8, 'bsrn_clip_norm': 5,
-    'bsrn_learning_rate': 5e-4, 'bsrn_learning_rate_decay': 0.25, 'bsrn_learning_rate_decay_steps': 2560,
-    'max_steps': 3200, 'seed': 1, 'log_freq': 100, 'save_freq': 500, 'save_max_keep': 1, 'summary_freq': 500,
+    'bsrn_learning_rate': 5e-4, 'bsrn_learning_rate_decay': 0.25, 'bsrn_learning_rate_decay_steps': 3840,
+    'max_steps': 4800, 'seed': 1, 'log_freq': 100, 'save_freq': 500, 'save_max_keep': 1, 'summary_freq': 500,
     'sleep_ratio': 0, 'data_cached': True, 'chip': 'cpu', 'intra_op_threads': 0, 'inter_op_threads': 1,
 }
 GOAL_DB = {('Set5', 2): 1.0}        # beyond bicubic; every other set and scale: > 0
