@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 from common import paths
@@ -93,3 +94,15 @@ def check_killed_then_resumed(killed, again, checkpoint_pattern, steps):
     assert 8 <= int(found.group(1)) < steps
     assert not any(alive(pid) for pid in again.pids.values())
     return int(found.group(1))
+
+
+def survivors(marker):
+    """Processes still running whose command line holds ``marker`` (a stopped job must leave none)."""
+    found = []
+    for entry in Path('/proc').iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / 'cmdline').read_bytes().decode(errors='replace'):
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found

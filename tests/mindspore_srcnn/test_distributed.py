@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 
 from common import paths
 from common.runs import epoch_order
+from tests.cluster_runs import survivors
 
 SCRIPTS = paths.REPO_ROOT / 'mindspore' / 'srcnn' / 'scripts'
 CPU_SCRIPT = SCRIPTS / 'run_distribute_train_cpu.sh'
@@ -46,18 +46,6 @@ def launch(data, out, *flags, port=None, **popen):
     if popen:
         return subprocess.Popen(cmd, env=env, **popen)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-
-
-def survivors(marker):
-    """Processes whose command line holds ``marker`` (none may be left)."""
-    found = []
-    for entry in Path('/proc').iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / 'cmdline').read_bytes().decode(errors='replace'):
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def error_lines(out):

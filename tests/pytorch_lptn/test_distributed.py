@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from common import paths
+from tests.cluster_runs import survivors as _jobs
 from tests.pytorch_lptn.conftest import LPTN_DIR, TRAIN_YML, fast_overrides
 
 TRAIN_PY = LPTN_DIR / 'train.py'
@@ -37,17 +38,6 @@ def _cmd(root, out, *extra, batch=2, log_dir=None):
             '--launcher', 'pytorch', '--force_yml', *fast_overrides(root, iters=6), 'logger.save_checkpoint_freq=2',
             'datasets.train.dataset_enlarge_ratio=4', f'datasets.train.batch_size_per_gpu={batch}', 'manual_seed=3',
             *extra]
-
-
-def _jobs(marker):
-    found = []
-    for entry in Path('/proc').iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / 'cmdline').read_bytes().decode(errors='replace'):
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def _state(out, name):

@@ -19,6 +19,7 @@ import torch
 
 from common import paths
 from common.runs import epoch_order
+from tests.cluster_runs import survivors
 
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
 TRAIN_PY = RDN_DIR / 'train.py'
@@ -50,18 +51,6 @@ def torchrun(nproc, port, *args, log_dir=None):
     logs = [f'--log-dir={log_dir}', '--redirects=3'] if log_dir else []
     return TORCHRUN + [f'--nproc-per-node={nproc}', '--master-addr=127.0.0.1', f'--master-port={port}', *logs,
                        str(TRAIN_PY), *args]
-
-
-def survivors(marker):
-    """Processes still running whose command line holds ``marker`` (none may be left)."""
-    found = []
-    for entry in Path('/proc').iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / 'cmdline').read_bytes().decode(errors='replace'):
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def ckpt(out, name):
