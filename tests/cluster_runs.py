@@ -106,3 +106,23 @@ def survivors(marker):
         except OSError:
             pass
     return found
+
+
+def kill_rank0_when(proc, marker, seen):
+    """Read the torchrun job ``proc``'s output until ``seen(line)``; then SIGKILL its RANK=0 process (one
+    whose command line holds ``marker``), wait for the job to fail, and check that no process of it is
+    left. Returns the killed pid."""
+    victim = None
+    for line in proc.stdout:
+        if seen(line):
+            victim = next(pid for pid in survivors(marker) if pid != proc.pid and
+                          b'RANK=0\0' in Path(f'/proc/{pid}/environ').read_bytes())
+            os.kill(victim, signal.SIGKILL)
+            break
+    proc.stdout.read()
+    assert proc.wait(timeout=120) != 0 and victim is not None
+    deadline = time.time() + 30
+    while survivors(marker) and time.time() < deadline:
+        time.sleep(0.2)
+    assert survivors(marker) == []
+    return victim

@@ -7,18 +7,15 @@ gradient penalty draws its mixing factors per rank.)
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from common import paths
-from tests.cluster_runs import survivors as _jobs
+from tests.cluster_runs import kill_rank0_when, survivors as _jobs
 from tests.pytorch_lptn.conftest import LPTN_DIR, TRAIN_YML, fast_overrides
 
 TRAIN_PY = LPTN_DIR / 'train.py'
@@ -75,19 +72,7 @@ def test_sigkill_of_a_rank_then_auto_resume_equals_the_uninterrupted_run(two_ran
     out = tmp_path / 'killed'
     proc = subprocess.Popen(_cmd(tiny_fivek.root, out), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
-    victim = None
-    for line in proc.stdout:
-        if 'iter:       5,' in line:                                     # lptn-2_1 (iteration 4) is on disk
-            victim = next(pid for pid in _jobs(str(out)) if pid != proc.pid and
-                          b'RANK=0\0' in Path(f'/proc/{pid}/environ').read_bytes())
-            os.kill(victim, signal.SIGKILL)
-            break
-    proc.stdout.read()
-    assert proc.wait(timeout=120) != 0 and victim is not None
-    deadline = time.time() + 30
-    while _jobs(str(out)) and time.time() < deadline:
-        time.sleep(0.2)
-    assert _jobs(str(out)) == []
+    kill_rank0_when(proc, str(out), lambda line: 'iter:       5,' in line)    # lptn-2_1 (iteration 4) is on disk
     states = out / 'experiments' / 'tiny' / 'training_states'
     assert (states / 'lptn-2_1.state').is_file() and not (states / 'lptn-2_3.state').exists()
     resumed = subprocess.run(_cmd(tiny_fivek.root, out, '--auto_resume'), env=ENV, capture_output=True, text=True,

@@ -6,11 +6,9 @@ exactly, and bad input is one line from every process; the HCCL/NCCL branches by
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ import torch
 
 from common import paths
 from common.runs import epoch_order
-from tests.cluster_runs import survivors
+from tests.cluster_runs import kill_rank0_when, survivors
 
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
 TRAIN_PY = RDN_DIR / 'train.py'
@@ -153,19 +151,7 @@ def test_sigkill_of_a_rank_then_resume_equals_the_uninterrupted_run(two_ranks, t
     out = tmp_path / 'killed'
     proc = subprocess.Popen(torchrun(2, free_port(), *flags(tiny_data.ref, out, 2)), env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    victim = None
-    for line in proc.stdout:
-        if line.startswith('===> Epoch[2](2/3)'):              # step 5: checkpoint rdn-2_1 (step 4) written
-            victim = next(pid for pid in survivors(str(out)) if pid != proc.pid and
-                          b'RANK=0\0' in Path(f'/proc/{pid}/environ').read_bytes())
-            os.kill(victim, signal.SIGKILL)
-            break
-    proc.stdout.read()
-    assert proc.wait(timeout=120) != 0 and victim is not None
-    deadline = time.time() + 30
-    while survivors(str(out)) and time.time() < deadline:
-        time.sleep(0.2)
-    assert survivors(str(out)) == []
+    kill_rank0_when(proc, str(out), lambda line: line.startswith('===> Epoch[2](2/3)'))  # rdn-2_1 (step 4) written
     names = sorted(p.name for p in (out / 'ckpt' / 'RDN').glob('*.pth'))
     assert 'rdn-2_1.pth' in names and 'rdn-2_3.pth' not in names
     resumed = subprocess.run(torchrun(2, free_port(), *flags(tiny_data.ref, out, 2, '--resume=True')), env=ENV,
