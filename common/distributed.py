@@ -1,9 +1,14 @@
 """What every framework's data-parallel launch checks the same way: that a port is free before a
-cluster starts (one clear line instead of a hang or a gRPC/NCCL traceback in every process) and that
-each rank gets a data shard of its own."""
+cluster starts (one clear line instead of a hang or a gRPC/NCCL traceback in every process), that
+each rank gets a data shard of its own, and that a bad input ends every rank with the same one line,
+written before any rank exits (the launchers, torchrun and msrun, stop every process once one has
+failed, so a fast rank's exit would otherwise cut a slow rank's message short)."""
 import socket
+import sys
 
-__all__ = ['check_port_free', 'shard_indices']
+from common.cli import error_line
+
+__all__ = ['check_port_free', 'shard_indices', 'every_rank', 'exit_together']
 
 
 def check_port_free(address, what):
@@ -38,3 +43,31 @@ def shard_indices(count, rank, ranks, what):
         raise ValueError(f'{what} holds {count} images, fewer than the {ranks} ranks: each rank needs a shard '
                          f'of its own (use fewer ranks or more images)')
     return list(range(rank, count, ranks))
+
+
+def every_rank(check, gather, barrier):
+    """Run ``check()`` on every rank; if it fails on any, every rank exits with the first failure's line.
+
+    For the input checks each rank makes itself (the data every rank reads alike).
+
+    Args:
+        check (callable): The check; its result is returned when no rank failed.
+        gather (callable): ``gather(obj)`` -> every rank's ``obj`` by rank (the framework's all-gather).
+        barrier (callable): Returns once every rank has called it.
+    """
+    result, message = None, None
+    try:
+        result = check()
+    except (ValueError, OSError) as err:
+        message = error_line(err)
+    failed = [m for m in gather(message) if m is not None]
+    if failed:
+        exit_together(failed[0], barrier)
+    return result
+
+
+def exit_together(message, barrier):
+    """Print ``error: message``, wait until every rank has printed its own, then exit 2 (``run_cli``'s code)."""
+    print(f'error: {message}', file=sys.stderr, flush=True)
+    barrier()
+    sys.exit(2)

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from common import paths
 
 TF_LAUNCH = paths.REPO_ROOT / 'tensorflow' / 'tfzoo' / 'launch.py'
+LATE_RANK = Path(__file__).with_name('late_rank.py')      # rank 1 starts late: see that file
 
 
 def free_ports(count):

@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 from common.imgio import atomic_write_bytes  # noqa: E402
 from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
 from src.dataset import open_train_set, train_batches  # noqa: E402
-from src.distributed import agree, all_mean, gather_object, init_distributed, planned_group, weights_digest  # noqa: E402
+from src.distributed import (agree, all_mean, every_rank, gather_object, init_distributed, planned_group,  # noqa: E402
+                             weights_digest)
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.srcnn import SRCNN, identity_init  # noqa: E402
 from src.train_log import TrainLogger  # noqa: E402
@@ -110,22 +111,24 @@ def train(cfg):
     planned = planned_group(cfg)
     amp_level = resolve_amp_level(cfg.amp_level, target)
 
-    # every input check runs on every rank before init(): a rank that fails alone would leave the
-    # others waiting for the cluster to form
-    data = open_train_set(cfg.data_path, cfg.scale, cfg.patch_size)
-    shard = data['patches'] // planned
-    steps_per_epoch = shard // cfg.batch_size
-    if steps_per_epoch == 0 and planned > 1:
-        raise ValueError(f'{planned} ranks x --batch_size={cfg.batch_size} = global batch {planned * cfg.batch_size} '
-                         f'is more than the {data["patches"]} patches of --data_path={cfg.data_path}: every rank '
-                         f'needs its own shard; use fewer ranks, a smaller --batch_size or more data')
-    if steps_per_epoch == 0:
-        raise ValueError(f'--data_path={cfg.data_path}: fewer patches ({shard}) than one batch of {cfg.batch_size}')
+    def check_data():                   # every rank reads the same data: all ranks fail alike
+        data = open_train_set(cfg.data_path, cfg.scale, cfg.patch_size)
+        steps = data['patches'] // planned // cfg.batch_size
+        if steps == 0 and planned > 1:
+            raise ValueError(f'{planned} ranks x --batch_size={cfg.batch_size} = global batch '
+                             f'{planned * cfg.batch_size} is more than the {data["patches"]} patches of '
+                             f'--data_path={cfg.data_path}: every rank needs its own shard; use fewer ranks, a '
+                             f'smaller --batch_size or more data')
+        if steps == 0:
+            raise ValueError(f'--data_path={cfg.data_path}: fewer patches ({data["patches"]}) than one batch of '
+                             f'{cfg.batch_size}')
+        return data, steps
+
+    rank, group = init_distributed(cfg, planned)
+    data, steps_per_epoch = every_rank(check_data)
     total_steps = cfg.epoch_size * steps_per_epoch
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
-
-    rank, group = init_distributed(cfg, planned)
     if group > 1:
         cfg.device_num = group
     print(precision_note(amp_level, target), flush=True)

@@ -173,19 +173,22 @@ def run(args, opt):
     train_set[(0, 0)]
     val_set = build_dataset(opt['datasets']['val'], opt['manual_seed'], base)
     val_set[0]
-    dist.check_shards(len(train_set), ds_opt['batch_size_per_gpu'], plan.world_size,
-                      flag='datasets.train.batch_size_per_gpu')
     train_loader, sampler = build_dataloader(train_set, ds_opt, opt['manual_seed'], device.type, plan.rank,
                                              plan.world_size)
     val_loader, _ = build_dataloader(val_set, opt['datasets']['val'], opt['manual_seed'])
     iters_per_epoch = len(train_loader)
-    if iters_per_epoch == 0:
-        raise ValueError(f"datasets.train: {len(train_set)} samples make no batch of batch_size_per_gpu="
-                         f"{ds_opt['batch_size_per_gpu']}; raise dataset_enlarge_ratio")
-    total_iter = train_opt['total_iter']
-    total_epochs = math.ceil(total_iter / iters_per_epoch)
+
+    def check_batches():                    # every rank reads the same data: all ranks fail alike
+        dist.check_shards(len(train_set), ds_opt['batch_size_per_gpu'], plan.world_size,
+                          flag='datasets.train.batch_size_per_gpu')
+        if iters_per_epoch == 0:
+            raise ValueError(f"datasets.train: {len(train_set)} samples make no batch of batch_size_per_gpu="
+                             f"{ds_opt['batch_size_per_gpu']}; raise dataset_enlarge_ratio")
+
     plan = dist.setup(device)
     try:
+        dist.every_rank(check_batches)
+        total_epochs = math.ceil(train_opt['total_iter'] / iters_per_epoch)
         device = plan.device
         wanted = (opt.get('dist_params') or {}).get('backend')
         if plan.distributed and dist.is_main() and wanted not in (None, plan.backend):

@@ -239,7 +239,6 @@ def run(args):
     test_set, test_how = get_test_set(args.upscale_factor, root, args.pipeline, colour, args.test_path)
     train_set[(0, 0)]                                         # read one sample now: bad data fails before training
     n = len(train_set)
-    dist.check_shards(n, args.batchSize, plan.world_size)     # every rank sees the same data: all fail alike
     if plan.distributed:
         sampler = dist.RankShardSampler(lambda e: [(e, int(i)) for i in epoch_order(n, args.seed, e)], n,
                                         args.batchSize, plan.rank, plan.world_size)
@@ -257,7 +256,8 @@ def run(args):
                         multiprocessing_context='spawn' if workers else None)
     log(f'===> Datasets Loading Complete: train {how}, {n} samples per epoch; test {test_how}')
     plan = dist.setup(device)
-    try:
+    try:                                                      # every rank sees the same data: all fail alike
+        dist.every_rank(lambda: dist.check_shards(n, args.batchSize, plan.world_size))
         if plan.distributed:
             log(f'===> data parallel: {plan.world_size} ranks x batchSize {args.batchSize} = global batch '
                 f'{plan.world_size * args.batchSize}, {sampler.steps_per_epoch} steps per epoch '

@@ -6,7 +6,8 @@ where ``torch_npu`` imports; NCCL on CUDA; gloo on the CPU), binds the process t
 and joins the process group. Without ``WORLD_SIZE`` > 1 nothing is initialised and a training runs
 exactly as a single process. What only one process should do (printing, checkpoints, result records)
 is done where :func:`is_main` is true; :func:`agree` runs a step on rank 0 and gives every rank its
-result or its error, so a bad input is the same one line on every rank.
+result or its error, and :func:`every_rank` compares a check every rank makes itself, so a bad input
+is the same one line on every rank, each printed before any rank exits.
 
 Data: :class:`RankShardSampler` cuts each epoch's seeded order (``common.runs.epoch_order``) into
 global batches of ``batch x world_size`` samples, rank ``r`` taking the ``r``-th slice of ``batch``
@@ -27,7 +28,7 @@ import torch
 from torch.utils.data import Sampler
 
 __all__ = ['BACKENDS', 'Plan', 'plan_from_env', 'setup', 'teardown', 'is_main', 'rank', 'world_size',
-           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'all_mean', 'all_gather_object', 'barrier',
+           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'every_rank', 'exit_together', 'all_mean', 'all_gather_object', 'barrier',
            'RankShardSampler', 'check_shards', 'port_problem']
 
 BACKENDS = {'npu': 'hccl', 'cuda': 'nccl', 'cpu': 'gloo'}
@@ -212,8 +213,8 @@ def all_gather_object(obj):
 def agree(step):
     """Run ``step()`` on rank 0 only and return its result on every rank.
 
-    An expected failure of rank 0 (ValueError, OSError) is raised on every rank as a ValueError with
-    rank 0's one-line message, so each process exits with the same ``error:`` line.
+    An expected failure of rank 0 (ValueError, OSError) ends every rank with rank 0's one-line
+    message (:func:`exit_together`); a single process raises it as usual.
     """
     if not _active():
         return step()
@@ -225,11 +226,27 @@ def agree(step):
             from common.cli import error_line
             error = (err, error_line(err))
     message = broadcast_object(None if error is None else error[1])
-    if error is not None:
-        raise error[0]
     if message is not None:
-        raise ValueError(message)
+        exit_together(message)
     return broadcast_object(result)
+
+
+def every_rank(check):
+    """Run ``check()`` on every rank; if it fails on any, every rank exits with the first failure's line.
+
+    For checks each rank can make itself (the data every rank reads alike); see
+    ``common.distributed.every_rank``.
+    """
+    if not _active():
+        return check()
+    from common.distributed import every_rank as compare
+    return compare(check, all_gather_object, barrier)
+
+
+def exit_together(message):
+    """Print ``error: message`` on every rank, each before any rank exits, then exit 2."""
+    from common.distributed import exit_together as leave
+    leave(message, barrier)
 
 
 def all_mean(value):

@@ -52,10 +52,23 @@ def conv_macs_per_lr_pixel(scale, c, s, recursions, frequency):
     return body + (recursions // frequency) * (tail + k2 * c * 3 * scale * scale)
 
 
-def preset_argv(work_dir, max_steps=None):
+def parse_overrides(items):
+    """``--set KEY=VALUE`` items as a dict of PRESET keys (values stay text; train.py parses them)."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition('=')
+        if not sep or key not in PRESET:
+            raise ValueError(f'--set {item}: expected KEY=VALUE with KEY one of the preset keys '
+                             f'({", ".join(sorted(PRESET))})')
+        out[key] = value
+    return out
+
+
+def preset_argv(work_dir, max_steps=None, overrides=None):
     values = dict(PRESET)
     if max_steps:                                   # a trial: the lr drop stays at 80% of it
         values.update(max_steps=max_steps, bsrn_learning_rate_decay_steps=max(1, round(0.8 * max_steps)))
+    values.update(overrides or {})
     data = paths.SAMPLE_DATA_DIR / 'DIV2K'
     values.update(dataloader='div2k_loader', data_input_path=data / 'DIV2K_train_LR_bicubic',
                   data_truth_path=data / 'DIV2K_train_HR', train_path=work_dir / 'train')
@@ -88,7 +101,7 @@ def evaluate(record, upscaler):
     return means
 
 
-def run_bench(out, max_steps=None, work_dir=None):
+def run_bench(out, max_steps=None, work_dir=None, overrides=None):
     """The whole bench; returns the record."""
     e2e_start = time.time()
     load_before = open('/proc/loadavg').read().split()[:3]
@@ -98,7 +111,7 @@ def run_bench(out, max_steps=None, work_dir=None):
     ensure_sample_data(paths.SAMPLE_DATA_DIR)
 
     import train
-    argv = preset_argv(work_dir, max_steps)
+    argv = preset_argv(work_dir, max_steps, overrides)
     args = train.build_parser().parse_args(argv)
     train.check_args(args)
     import tensorflow as tf
@@ -111,7 +124,8 @@ def run_bench(out, max_steps=None, work_dir=None):
     train.check_args(infer_args)
     record = records.new_record('bsrn', 'tensorflow', tf.__version__, 'bench', COMMAND,
                                 config=dict({k: v for k, v in vars(args).items() if k not in ('restore_path',)},
-                                            preset='tensorflow/bsrn/bench.py PRESET'))
+                                            preset='tensorflow/bsrn/bench.py PRESET' + ''.join(
+                                                f' {k}={v}' for k, v in (overrides or {}).items())))
     upscaler = Upscaler(infer_args)
     try:
         means = evaluate(record, upscaler)
@@ -159,8 +173,11 @@ def main_cli(argv=None):
     parser.add_argument('--max_steps', type=int, default=None,
                         help=f"training steps (default: the preset's {PRESET['max_steps']}; for trials only)")
     parser.add_argument('--work_dir', default=None, help='scratch folder (default: outputs/bsrn_bench)')
+    parser.add_argument('--set', action='append', metavar='KEY=VALUE', dest='overrides',
+                        help='change one preset value, e.g. --set bsrn_learning_rate=1e-3 (for trials only; '
+                             'the record names it)')
     args = parser.parse_args(argv)
-    run_bench(Path(args.out).resolve(), args.max_steps, args.work_dir)
+    run_bench(Path(args.out).resolve(), args.max_steps, args.work_dir, parse_overrides(args.overrides))
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 
 from common import paths
 from common.runs import epoch_order
-from tests.cluster_runs import survivors
+from tests.cluster_runs import LATE_RANK, survivors
 
 SCRIPTS = paths.REPO_ROOT / 'mindspore' / 'srcnn' / 'scripts'
 CPU_SCRIPT = SCRIPTS / 'run_distribute_train_cpu.sh'
@@ -40,8 +41,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def launch(data, out, *flags, port=None, **popen):
+def launch(data, out, *flags, port=None, late=0, **popen):
     env = dict(ENV, MASTER_PORT=str(port or free_port()))
+    if late:                      # msrun (and its `python`) come from the folder of $PYTHON: rank 1 late
+        wrapper = Path(out).parent / 'late_bin' / 'python'
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {LATE_RANK} {late} "$@"\n')
+        wrapper.chmod(0o755)
+        (wrapper.parent / 'msrun').symlink_to(Path(sys.executable).with_name('msrun'))
+        env['PYTHON'] = str(wrapper)
     cmd = ['bash', str(CPU_SCRIPT), '2', str(data), str(out), *FLAGS, *flags]
     if popen:
         return subprocess.Popen(cmd, env=env, **popen)
@@ -133,8 +141,8 @@ def test_a_killed_job_resumes_from_the_last_checkpoint(two_ranks, records_dir, t
 
 
 def test_more_ranks_than_shards_is_one_line_from_every_rank(records_dir, tmp_path):
-    out = tmp_path / 'out'
-    proc = launch(records_dir, out, '--batch_size=32')
+    out = tmp_path / 'out'                      # rank 1 starts 3 s late: rank 0 waits for its line
+    proc = launch(records_dir, out, '--batch_size=32', late=3)
     line = ('error: 2 ranks x --batch_size=32 = global batch 64 is more than the 44 patches of '
             f'--data_path={records_dir}: every rank needs its own shard; use fewer ranks, a smaller --batch_size '
             'or more data')

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from common import paths
-from tests.cluster_runs import kill_rank0_when, survivors as _jobs
+from tests.cluster_runs import LATE_RANK, kill_rank0_when, survivors as _jobs
 from tests.pytorch_lptn.conftest import LPTN_DIR, TRAIN_YML, fast_overrides
 
 TRAIN_PY = LPTN_DIR / 'train.py'
@@ -28,10 +28,11 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _cmd(root, out, *extra, batch=2, log_dir=None):
+def _cmd(root, out, *extra, batch=2, log_dir=None, late=0):
     logs = [f'--log-dir={log_dir}', '--redirects=3'] if log_dir else []
+    script = [str(LATE_RANK), str(late), str(TRAIN_PY)] if late else [str(TRAIN_PY)]
     return [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node=2', '--master-addr=127.0.0.1',
-            f'--master-port={_free_port()}', *logs, str(TRAIN_PY), '-opt', str(TRAIN_YML), '--root', str(out),
+            f'--master-port={_free_port()}', *logs, *script, '-opt', str(TRAIN_YML), '--root', str(out),
             '--launcher', 'pytorch', '--force_yml', *fast_overrides(root, iters=6), 'logger.save_checkpoint_freq=2',
             'datasets.train.dataset_enlarge_ratio=4', f'datasets.train.batch_size_per_gpu={batch}', 'manual_seed=3',
             *extra]
@@ -89,8 +90,8 @@ def test_sigkill_of_a_rank_then_auto_resume_equals_the_uninterrupted_run(two_ran
 
 
 def test_more_ranks_than_shards_is_one_line_from_every_rank(tiny_fivek, tmp_path):
-    out = tmp_path / 'out'
-    proc = subprocess.run(_cmd(tiny_fivek.root, out, batch=8, log_dir=tmp_path / 'logs'), env=ENV,
+    out = tmp_path / 'out'                                  # rank 1 starts 3 s late: rank 0 waits for its line
+    proc = subprocess.run(_cmd(tiny_fivek.root, out, batch=8, log_dir=tmp_path / 'logs', late=3), env=ENV,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     errs = sorted((tmp_path / 'logs').glob('*/attempt_0/*/stderr.log'))

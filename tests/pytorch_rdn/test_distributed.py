@@ -17,7 +17,7 @@ import torch
 
 from common import paths
 from common.runs import epoch_order
-from tests.cluster_runs import kill_rank0_when, survivors
+from tests.cluster_runs import LATE_RANK, kill_rank0_when, survivors
 
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
 TRAIN_PY = RDN_DIR / 'train.py'
@@ -45,10 +45,11 @@ def flags(data, out, batch, *extra):
             '--nEpochs=2', '--save_checkpoint_steps=2', '--seed=3', f'--output_path={out}', *extra]
 
 
-def torchrun(nproc, port, *args, log_dir=None):
+def torchrun(nproc, port, *args, log_dir=None, late=0):
     logs = [f'--log-dir={log_dir}', '--redirects=3'] if log_dir else []
+    script = [str(LATE_RANK), str(late), str(TRAIN_PY)] if late else [str(TRAIN_PY)]
     return TORCHRUN + [f'--nproc-per-node={nproc}', '--master-addr=127.0.0.1', f'--master-port={port}', *logs,
-                       str(TRAIN_PY), *args]
+                       *script, *args]
 
 
 def ckpt(out, name):
@@ -169,8 +170,8 @@ def test_sigkill_of_a_rank_then_resume_equals_the_uninterrupted_run(two_ranks, t
 # --- bad input: one line from every process, exit non-zero, nothing left running -------------------
 
 def test_more_ranks_than_shards_is_one_line_from_every_rank(tiny_data, tmp_path):
-    out = tmp_path / 'out'
-    proc = subprocess.run(torchrun(2, free_port(), *flags(tiny_data.ref, out, 8), log_dir=tmp_path / 'logs'),
+    out = tmp_path / 'out'                                  # rank 1 starts 3 s late: rank 0 waits for its line
+    proc = subprocess.run(torchrun(2, free_port(), *flags(tiny_data.ref, out, 8), log_dir=tmp_path / 'logs', late=3),
                           env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     errs = sorted((tmp_path / 'logs').glob('*/attempt_0/*/stderr.log'))

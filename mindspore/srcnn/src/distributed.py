@@ -3,20 +3,21 @@
 The processes are started by a launcher: ``msrun`` (CPU, GPU, Ascend; ``scripts/run_distribute_train_cpu.sh``),
 ``mpirun`` (GPU, ``run_distribute_train_gpu.sh``) or one process per device with an HCCL rank table
 (Ascend, ``run_distribute_train_ascend.sh``). :func:`planned_group` reads the job size from the
-launcher's environment before anything is initialised, so that every bad input fails on every rank
-before ``init()`` (a rank that never joins would leave the others waiting for the cluster);
-:func:`init_distributed` joins the world group and sets ``DATA_PARALLEL`` with ``gradients_mean``,
+launcher's environment before anything is initialised; :func:`init_distributed` joins the world group and sets ``DATA_PARALLEL`` with ``gradients_mean``,
 under which ``TrainOneStepCell`` all-reduces the gradients.
 
 What rank 0 alone decides (the checkpoint folder, the checkpoint a resume starts from) reaches the
-other ranks through :func:`agree`, built on ``mint.distributed.all_gather_object``.
+other ranks through :func:`agree`, built on ``mint.distributed.all_gather_object``; the input checks
+every rank makes itself are compared through :func:`every_rank`. Either way a bad input ends every
+rank with the same one line, each printed before any rank exits (:func:`exit_together`).
 """
 import hashlib
 import os
 
 import numpy as np
 
-__all__ = ['SIZE_VARIABLES', 'planned_group', 'init_distributed', 'gather_object', 'agree', 'all_mean',
+__all__ = ['SIZE_VARIABLES', 'planned_group', 'init_distributed', 'gather_object', 'agree', 'every_rank',
+           'exit_together', 'all_mean',
            'weights_digest']
 
 # The job size as each launcher exports it: msrun, the rank-table scripts, Open MPI.
@@ -81,27 +82,44 @@ def gather_object(obj):
 def agree(rank, step):
     """Run ``step()`` on rank 0 only and return its result on every rank.
 
-    An expected failure of rank 0 (ValueError, OSError) is raised on every rank as the same one-line
-    ValueError (rank 0 raises the original), so each process exits with the same ``error:`` line.
+    An expected failure of rank 0 (ValueError, OSError) ends every rank with rank 0's one-line
+    message (:func:`exit_together`); a single process raises it as usual.
     """
     if not _ACTIVE:
         return step()
-    result, error = None, None
+    result = None
     if rank == 0:
         try:
-            result = step()
+            result = ('ok', step())
         except (ValueError, OSError) as err:
             from common.cli import error_line
-            error = err
             result = ('error', error_line(err))
-        else:
-            result = ('ok', result)
     outcome = gather_object(result if rank == 0 else None)[0]
-    if error is not None:
-        raise error
     if outcome[0] == 'error':
-        raise ValueError(outcome[1])
+        exit_together(outcome[1])
     return outcome[1]
+
+
+def every_rank(check):
+    """Run ``check()`` on every rank; if it fails on any, every rank exits with the first failure's line.
+
+    For the input checks each rank makes itself (the data every rank reads alike); see
+    ``common.distributed.every_rank``.
+    """
+    if not _ACTIVE:
+        return check()
+    from common.distributed import every_rank as compare
+    return compare(check, gather_object, _barrier)
+
+
+def exit_together(message):
+    """Print ``error: message`` on every rank, each before any rank exits, then exit 2."""
+    from common.distributed import exit_together as leave
+    leave(message, _barrier)
+
+
+def _barrier():
+    gather_object(None)                 # Barrier has no CPU kernel; all_gather has
 
 
 def all_mean(value, size):
