@@ -7,7 +7,10 @@ its own ``TF_CONFIG`` (tfzoo.cluster) on consecutive ports from ``--port``. Work
 applies the updates and writes checkpoints, logs and records) prints to this terminal; every task also
 writes ``--log_dir/{ps,worker}_{i}.log`` (and ``tasks.json``: the cluster and each task's pid). When every worker has finished, the parameter servers are
 stopped and the exit code is 0. When any task fails or dies (even by SIGKILL), or this launcher is
-stopped, every other task is killed and the exit code is non-zero: nothing is left running.
+stopped, every other task is killed and the exit code is non-zero: nothing is left running. A worker
+that ended with bad input (exit code 2, one ``error:`` line) first gives the other workers up to
+``BAD_INPUT_GRACE`` seconds to end by themselves: they make the same checks, and each log then holds
+its own line.
 
 For several machines, start the same command on each with its own ``TF_CONFIG`` instead (docs/scaling.md).
 """
@@ -28,6 +31,7 @@ from common.cli import FlagParser, run_cli  # noqa: E402
 from common.distributed import check_port_free  # noqa: E402
 
 PR_SET_PDEATHSIG = 1
+BAD_INPUT_GRACE = 20.0          # seconds
 
 
 def _die_with_parent():
@@ -100,6 +104,8 @@ def _supervise(tasks):
                 (job, i), rc = failed[0]
                 print(f'launch.py: {job} {i} exited with code {rc}; stopping the cluster', file=sys.stderr, flush=True)
                 code = 1
+                if job == 'worker' and rc == 2:
+                    _let_workers_end(tasks, chief, chief_log, stopping)
                 break
             if all(p.poll() is not None for (job, _), (p, _) in tasks.items() if job == 'worker'):
                 break
@@ -116,6 +122,16 @@ def _supervise(tasks):
         for _, log in tasks.values():
             log.close()
     return code
+
+
+def _let_workers_end(tasks, chief, chief_log, stopping):
+    """Wait up to BAD_INPUT_GRACE seconds for every worker to end by itself."""
+    deadline = time.time() + BAD_INPUT_GRACE
+    while not stopping and time.time() < deadline:
+        _pump(chief, chief_log)
+        if all(p.poll() is not None for (job, _), (p, _) in tasks.items() if job == 'worker'):
+            return
+        time.sleep(0.1)
 
 
 def _pump(proc, log):

@@ -17,7 +17,8 @@ import pytest
 import tensorflow as tf
 
 from common import paths
-from tests.cluster_runs import TF_LAUNCH, alive, check_killed_then_resumed, killed_then_resumed, tf_cluster
+from tests.cluster_runs import (LATE_RANK, TF_LAUNCH, alive, check_killed_then_resumed, killed_then_resumed,
+                                tf_cluster)
 from tests.tensorflow_rcan.conftest import tiny_argv
 
 MAIN = paths.REPO_ROOT / 'tensorflow' / 'rcan' / 'main.py'
@@ -110,7 +111,7 @@ def test_more_workers_than_images_stops_every_task(tiny_data, tmp_path):
         (one / sub / name).write_bytes(src.read_bytes())
     argv = ['--mode=train', *tiny_argv(tiny_data, tmp_path / 'model', train_GT_path=one / 'HR',
                                        train_LR_path=one / 'LR', batch_size=1, dataset_enlarge_ratio=1)]
-    run = tf_cluster(2, tmp_path / 'logs', [MAIN, *argv], tmp_path)
+    run = tf_cluster(2, tmp_path / 'logs', [LATE_RANK, 3, MAIN, *argv], tmp_path)   # worker 1 starts 3 s late
     assert run.returncode == 1 and 'stopping the cluster' in run.output
     for task in ('worker_0', 'worker_1'):
         text = (tmp_path / 'logs' / f'{task}.log').read_text()
