@@ -17,12 +17,12 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
 import io  # noqa: E402
 import warnings  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.imgio import atomic_write_bytes  # noqa: E402
 from models.lptn_test_model import LPTNTestModel  # noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
+from torchzoo.onnx_check import onnx_parity  # noqa: E402
 from utils.options import parse  # noqa: E402
 
 
@@ -50,22 +50,6 @@ def onnx_bytes(net_g, height, width, opset=17):
     return buf.getvalue()
 
 
-def onnx_parity(data, net_g, sizes, seed=0):
-    """Largest |onnxruntime - PyTorch| over random inputs of the (h, w) sizes."""
-    import onnxruntime as ort
-    session = ort.InferenceSession(data, providers=['CPUExecutionProvider'])
-    rng, worst = np.random.default_rng(seed), 0.0
-    for h, w in sizes:
-        x = rng.random((1, 3, h, w), dtype=np.float32)
-        with torch.no_grad():
-            ref = net_g(torch.from_numpy(x)).numpy()
-        got = session.run(['output'], {'input': x})[0]
-        if got.shape != ref.shape:
-            raise ValueError(f'onnxruntime gave shape {got.shape} for a {h}x{w} input, PyTorch {ref.shape}')
-        worst = max(worst, float(np.max(np.abs(got - ref))))
-    return worst
-
-
 def export_onnx(net_g, out, height, width, opset=17, tolerance=1e-4, overwrite=False):
     """Trace, check at (height, width) and an odd second size, then write ``out``; returns the worst difference."""
     out = Path(out)
@@ -73,7 +57,7 @@ def export_onnx(net_g, out, height, width, opset=17, tolerance=1e-4, overwrite=F
         raise FileExistsError(f'{out}: exists; pass --overwrite to replace it')
     net_g = net_g.cpu().eval()
     data = onnx_bytes(net_g, height, width, opset)
-    worst = onnx_parity(data, net_g, [(height, width), (height // 2 + 37, width // 2 + 53)])
+    worst = onnx_parity(data, net_g, [(height, width), (height // 2 + 37, width // 2 + 53)], 3, 'input', 'output')
     if worst > tolerance:
         raise ValueError(f'onnxruntime differs from PyTorch by {worst:.3g} > --tolerance={tolerance}; nothing written')
     atomic_write_bytes(out, data)

@@ -17,11 +17,11 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
 import os  # noqa: E402
 import uuid  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.imgio import fsync_dir  # noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
+from torchzoo.onnx_check import onnx_parity  # noqa: E402
 from utils import load_model  # noqa: E402
 
 
@@ -39,23 +39,6 @@ def build_parser():
     return p
 
 
-def onnx_parity(path, model, sizes, channels, seed=0):
-    """Largest |onnxruntime - PyTorch| over random inputs of the given (h, w) sizes."""
-    import onnxruntime as ort
-    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for h, w in sizes:
-        x = rng.random((1, channels, h, w), dtype=np.float32)
-        with torch.no_grad():
-            ref = model(torch.from_numpy(x)).numpy()
-        got = session.run(['sr'], {'lr': x})[0]
-        if got.shape != ref.shape:
-            raise ValueError(f'{path}: onnxruntime gave shape {got.shape} for input {h}x{w}, PyTorch {ref.shape}')
-        worst = max(worst, float(np.max(np.abs(got - ref))))
-    return worst
-
-
 def export_onnx(model, out, height, width, opset=17, tolerance=1e-4):
     """Write ``out`` (atomically) after the parity check; returns the largest difference found."""
     import onnx
@@ -67,7 +50,7 @@ def export_onnx(model, out, height, width, opset=17, tolerance=1e-4):
                           dynamic_axes={'lr': {0: 'batch', 2: 'height', 3: 'width'},
                                         'sr': {0: 'batch', 2: 'out_height', 3: 'out_width'}})
         onnx.checker.check_model(str(tmp))
-        worst = onnx_parity(tmp, model, [(height, width), (height + 7, width + 13)], channels)
+        worst = onnx_parity(tmp, model, [(height, width), (height + 7, width + 13)], channels, 'lr', 'sr')
         if not worst <= tolerance:
             raise ValueError(f'{out}: onnxruntime differs from PyTorch by {worst:.3g} (> --tolerance {tolerance:g}); '
                              f'not written')
