@@ -95,6 +95,17 @@ def load_set5_layout(root, scale, sr_dir=None):
         yield name, read_image(src[name]), read_image(hr[name])
 
 
+def benchmark_sets(sample_dir=None):
+    """(name, Set5-layout root) of the benches' test sets: the real Set5 with the authors' LR inputs
+    where the shared data exist (a notice otherwise), then the held-out SampleTest."""
+    sets = []
+    if paths.set5_dir() is not None:
+        sets.append(('Set5', paths.set5_dir()))
+    else:
+        print('notice: shared Set5 not found (set SR_SHARED_DATA): evaluating SampleTest only', flush=True)
+    return sets + [('SampleTest', Path(sample_dir or paths.SAMPLE_DATA_DIR) / 'benchmark' / 'SampleTest')]
+
+
 def bicubic_pairs(root, scale):
     """(name, bicubic-upscaled LR, HR) for every image of a Set5-layout folder."""
     return [(name, imresize(lr, scale), hr) for name, lr, hr in load_set5_layout(root, scale)]
@@ -110,12 +121,7 @@ def main(argv=None):
     ensure_sample_data(args.data)
     record = records.new_record('bicubic', 'none', '', 'bench', 'make bench MODEL=bicubic',
                                 config={'scales': list(SCALES), 'resize': 'common.imresize (MATLAB bicubic)'})
-    sets = [('SampleTest', Path(args.data) / 'benchmark' / 'SampleTest')]
-    set5 = paths.set5_dir()
-    if set5 is None:
-        print('[bicubic] ../shared/data/Set5 not found (set SR_SHARED_DATA): real Set5 skipped')
-    else:
-        sets.insert(0, ('Set5', set5))
+    sets = benchmark_sets(args.data)
     start = time.time()
     for dataset, root in sets:
         for scale in SCALES:

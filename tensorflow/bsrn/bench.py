@@ -22,7 +22,7 @@ from common import paths, records  # noqa: E402
 from common.metrics import evaluate_pairs, protocol  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
 from tfzoo.speed import dense_conv_gflops  # noqa: E402
-from tools.bench_bicubic import bicubic_pairs, load_set5_layout  # noqa: E402
+from tools.bench_bicubic import benchmark_sets, bicubic_pairs, load_set5_layout  # noqa: E402
 
 COMMAND = 'make bench MODEL=bsrn'
 NETWORK = 'BSRN_ID1296_for_TensorFlow'
@@ -76,19 +76,10 @@ def preset_argv(work_dir, max_steps=None, overrides=None):
     return [f'--{k}={v}' for k, v in values.items()]
 
 
-def eval_sets():
-    sets = []
-    if paths.set5_dir() is not None:
-        sets.append(('Set5', paths.set5_dir()))
-    else:
-        print('notice: shared Set5 not found (set SR_SHARED_DATA); evaluating SampleTest only', flush=True)
-    return sets + [('SampleTest', paths.SAMPLE_DATA_DIR / 'benchmark' / 'SampleTest')]
-
-
 def evaluate(record, upscaler):
     """BSRN (ensemble) and bicubic on every set and scale; returns {(set, scale): (bsrn, bicubic)}."""
     means = {}
-    for name, root in eval_sets():
+    for name, root in benchmark_sets():
         for scale in SCALES:
             proto = protocol(scale)
             images = list(load_set5_layout(root, scale))       # BGR, as OpenCV reads

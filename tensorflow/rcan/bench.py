@@ -31,7 +31,7 @@ from common.metrics import evaluate_pairs, protocol  # noqa: E402
 from common.sample_data import ensure_sample_data  # noqa: E402
 from common.timing import latency_ms  # noqa: E402
 from common.visual import detail_box, side_by_side  # noqa: E402
-from tools.bench_bicubic import bicubic_pairs, load_set5_layout  # noqa: E402
+from tools.bench_bicubic import benchmark_sets, bicubic_pairs, load_set5_layout  # noqa: E402
 
 COMMAND = 'make bench MODEL=rcan'
 NETWORK = 'RCAN_ID0268_for_TensorFlow'
@@ -69,20 +69,10 @@ def preset_argv(work_dir, max_step):
     return [f'--{k}={v}' for k, v in flags.items()]
 
 
-def eval_sets():
-    """(name, Set5-layout root): Set5 with the authors' LR inputs where the shared data exist, SampleTest."""
-    sets = []
-    if paths.set5_dir() is not None:
-        sets.append(('Set5', paths.set5_dir()))
-    else:
-        print('notice: shared Set5 not found (set SR_SHARED_DATA); evaluating SampleTest only', flush=True)
-    return sets + [('SampleTest', paths.SAMPLE_DATA_DIR / 'benchmark' / 'SampleTest')]
-
-
 def evaluate(record, predict, scale, work_dir):
     """Score RCAN and bicubic on every set; returns {set name: (rcan mean, bicubic mean)} and Set5 inputs."""
     proto, means, timing = protocol(scale), {}, None
-    for name, root in eval_sets():
+    for name, root in benchmark_sets():
         images = list(load_set5_layout(root, scale))
         srs = {n: predict(np.ascontiguousarray(lr[:, :, ::-1]))[:, :, ::-1] for n, lr, _ in images}
         ours = records.add_evaluation(record, name, scale, 'rcan',

@@ -56,3 +56,13 @@ def test_help_of_every_entry_point(bsrn, capsys):
             module.main(['--help'])
         assert info.value.code == 0
     assert '--bsrn_clip_norm' in capsys.readouterr().out
+
+
+def test_bench_trial_overrides_are_preset_keys_and_reach_the_flags(bsrn, tmp_path):
+    argv = bsrn.bench.preset_argv(tmp_path, 100, bsrn.bench.parse_overrides(['bsrn_recursion_frequency=2']))
+    assert '--bsrn_recursion_frequency=2' in argv and '--max_steps=100' in argv
+    assert '--bsrn_learning_rate_decay_steps=80' in argv                  # a trial keeps the drop at 80%
+    with pytest.raises(ValueError, match=r'^--set bsrn_lr=1: expected KEY=VALUE with KEY one of the preset keys'):
+        bsrn.bench.parse_overrides(['bsrn_lr=1'])
+    with pytest.raises(ValueError, match=r'^--set seed: expected KEY=VALUE'):
+        bsrn.bench.parse_overrides(['seed'])
