@@ -8,7 +8,7 @@ import sys
 
 from common.cli import error_line
 
-__all__ = ['check_port_free', 'shard_indices', 'every_rank', 'exit_together']
+__all__ = ['check_port_free', 'shard_indices', 'agree', 'every_rank', 'exit_together']
 
 
 def check_port_free(address, what):
@@ -43,6 +43,30 @@ def shard_indices(count, rank, ranks, what):
         raise ValueError(f'{what} holds {count} images, fewer than the {ranks} ranks: each rank needs a shard '
                          f'of its own (use fewer ranks or more images)')
     return list(range(rank, count, ranks))
+
+
+def agree(step, is_root, share, barrier):
+    """Run ``step()`` on the root rank only and return its result on every rank.
+
+    An expected failure of the root (ValueError, OSError) ends every rank with the root's one-line
+    message (:func:`exit_together`).
+
+    Args:
+        step (callable): What only the root does (open the run folder, read a checkpoint).
+        is_root (bool): Whether this process is the root (rank 0).
+        share (callable): ``share(obj)`` -> the root's ``obj`` on every rank (the framework's broadcast).
+        barrier (callable): Returns once every rank has called it.
+    """
+    outcome = None
+    if is_root:
+        try:
+            outcome = ('ok', step())
+        except (ValueError, OSError) as err:
+            outcome = ('error', error_line(err))
+    kind, value = share(outcome)
+    if kind == 'error':
+        exit_together(value, barrier)
+    return value
 
 
 def every_rank(check, gather, barrier):

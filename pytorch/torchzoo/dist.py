@@ -28,7 +28,8 @@ import torch
 from torch.utils.data import Sampler
 
 __all__ = ['BACKENDS', 'Plan', 'plan_from_env', 'setup', 'teardown', 'is_main', 'rank', 'world_size',
-           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'every_rank', 'exit_together', 'all_mean', 'all_gather_object', 'barrier',
+           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'every_rank', 'exit_together', 'all_mean',
+           'all_gather_object', 'barrier',
            'RankShardSampler', 'check_shards', 'port_problem']
 
 BACKENDS = {'npu': 'hccl', 'cuda': 'nccl', 'cpu': 'gloo'}
@@ -218,17 +219,8 @@ def agree(step):
     """
     if not _active():
         return step()
-    result, error = None, None
-    if rank() == 0:
-        try:
-            result = step()
-        except (ValueError, OSError) as err:
-            from common.cli import error_line
-            error = (err, error_line(err))
-    message = broadcast_object(None if error is None else error[1])
-    if message is not None:
-        exit_together(message)
-    return broadcast_object(result)
+    from common.distributed import agree as root_decides
+    return root_decides(step, rank() == 0, broadcast_object, barrier)
 
 
 def every_rank(check):

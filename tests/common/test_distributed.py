@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from common.distributed import check_port_free, every_rank, exit_together, shard_indices
+from common.distributed import agree, check_port_free, every_rank, exit_together, shard_indices
 
 
 def test_a_port_in_use_is_one_line_naming_the_setting():
@@ -54,3 +54,26 @@ def test_this_rank_failing_sends_its_line_and_exits_2(capsys):
     with pytest.raises(SystemExit):
         exit_together('one line', lambda: None)
     assert capsys.readouterr().err == 'error: one line\n'
+
+
+def test_agree_gives_every_rank_the_roots_result_or_its_line(capsys):
+    sent = []
+
+    def share(outcome):                                          # the root's outcome, as a broadcast gives it
+        sent.append(outcome)
+        return sent[0]
+
+    assert agree(lambda: {'step': 4}, True, share, lambda: None) == {'step': 4}
+    assert sent == [('ok', {'step': 4})]
+
+    def refuse():
+        raise OSError('--output_path=/o: exists; pass --resume=True to continue it')
+
+    waits = []
+    with pytest.raises(SystemExit) as stop:
+        agree(refuse, True, lambda o: o, lambda: waits.append(capsys.readouterr().err))
+    assert stop.value.code == 2 and waits == ['error: --output_path=/o: exists; pass --resume=True to continue it\n']
+    ran = []
+    with pytest.raises(SystemExit):                              # another rank: the step is not run here
+        agree(lambda: ran.append(1), False, lambda o: ('error', 'x: refused'), lambda: None)
+    assert ran == [] and capsys.readouterr().err == 'error: x: refused\n'

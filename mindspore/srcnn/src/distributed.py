@@ -3,8 +3,9 @@
 The processes are started by a launcher: ``msrun`` (CPU, GPU, Ascend; ``scripts/run_distribute_train_cpu.sh``),
 ``mpirun`` (GPU, ``run_distribute_train_gpu.sh``) or one process per device with an HCCL rank table
 (Ascend, ``run_distribute_train_ascend.sh``). :func:`planned_group` reads the job size from the
-launcher's environment before anything is initialised; :func:`init_distributed` joins the world group and sets ``DATA_PARALLEL`` with ``gradients_mean``,
-under which ``TrainOneStepCell`` all-reduces the gradients.
+launcher's environment before anything is initialised; :func:`init_distributed` joins the world
+group and sets ``DATA_PARALLEL`` with ``gradients_mean``, under which ``TrainOneStepCell``
+all-reduces the gradients.
 
 What rank 0 alone decides (the checkpoint folder, the checkpoint a resume starts from) reaches the
 other ranks through :func:`agree`, built on ``mint.distributed.all_gather_object``; the input checks
@@ -87,17 +88,8 @@ def agree(rank, step):
     """
     if not _ACTIVE:
         return step()
-    result = None
-    if rank == 0:
-        try:
-            result = ('ok', step())
-        except (ValueError, OSError) as err:
-            from common.cli import error_line
-            result = ('error', error_line(err))
-    outcome = gather_object(result if rank == 0 else None)[0]
-    if outcome[0] == 'error':
-        exit_together(outcome[1])
-    return outcome[1]
+    from common.distributed import agree as root_decides
+    return root_decides(step, rank == 0, lambda outcome: gather_object(outcome)[0], _barrier)
 
 
 def every_rank(check):
