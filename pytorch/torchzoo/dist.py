@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import Sampler
 
 __all__ = ['BACKENDS', 'Plan', 'plan_from_env', 'setup', 'teardown', 'is_main', 'rank', 'world_size',
-           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'every_rank', 'exit_together', 'all_mean',
+           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'every_rank', 'all_mean',
            'all_gather_object', 'barrier',
            'RankShardSampler', 'check_shards', 'port_problem']
 
@@ -215,7 +215,7 @@ def agree(step):
     """Run ``step()`` on rank 0 only and return its result on every rank.
 
     An expected failure of rank 0 (ValueError, OSError) ends every rank with rank 0's one-line
-    message (:func:`exit_together`); a single process raises it as usual.
+    message (``common.distributed.exit_together``); a single process raises it as usual.
     """
     if not _active():
         return step()
@@ -233,12 +233,6 @@ def every_rank(check):
         return check()
     from common.distributed import every_rank as compare
     return compare(check, all_gather_object, barrier)
-
-
-def exit_together(message):
-    """Print ``error: message`` on every rank, each before any rank exits, then exit 2."""
-    from common.distributed import exit_together as leave
-    leave(message, barrier)
 
 
 def all_mean(value):

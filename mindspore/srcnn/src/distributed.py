@@ -10,7 +10,8 @@ all-reduces the gradients.
 What rank 0 alone decides (the checkpoint folder, the checkpoint a resume starts from) reaches the
 other ranks through :func:`agree`, built on ``mint.distributed.all_gather_object``; the input checks
 every rank makes itself are compared through :func:`every_rank`. Either way a bad input ends every
-rank with the same one line, each printed before any rank exits (:func:`exit_together`).
+rank with the same one line, each printed before any rank exits
+(``common.distributed.exit_together``).
 """
 import hashlib
 import os
@@ -18,8 +19,7 @@ import os
 import numpy as np
 
 __all__ = ['SIZE_VARIABLES', 'planned_group', 'init_distributed', 'gather_object', 'agree', 'every_rank',
-           'exit_together', 'all_mean',
-           'weights_digest']
+           'all_mean', 'weights_digest']
 
 # The job size as each launcher exports it: msrun, the rank-table scripts, Open MPI.
 SIZE_VARIABLES = ('MS_WORKER_NUM', 'RANK_SIZE', 'OMPI_COMM_WORLD_SIZE')
@@ -84,7 +84,7 @@ def agree(rank, step):
     """Run ``step()`` on rank 0 only and return its result on every rank.
 
     An expected failure of rank 0 (ValueError, OSError) ends every rank with rank 0's one-line
-    message (:func:`exit_together`); a single process raises it as usual.
+    message (``common.distributed.exit_together``); a single process raises it as usual.
     """
     if not _ACTIVE:
         return step()
@@ -102,12 +102,6 @@ def every_rank(check):
         return check()
     from common.distributed import every_rank as compare
     return compare(check, gather_object, _barrier)
-
-
-def exit_together(message):
-    """Print ``error: message`` on every rank, each before any rank exits, then exit 2."""
-    from common.distributed import exit_together as leave
-    leave(message, _barrier)
 
 
 def _barrier():
