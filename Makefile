@@ -9,7 +9,7 @@ MODEL  ?=
 
 help:
 	@echo "make setup              create $(VENV) and install the pinned requirements"
-	@echo "make test               run the whole test suite"
+	@echo "make test [ARGS=...]    run the whole test suite, one pytest process per model (ARGS go to pytest)"
 	@echo "make bench [MODEL=name] train+evaluate a model's bench preset (all models without MODEL)"
 	@echo "make data               build the embedded sample datasets under datasets/sample"
 
@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m tools.run_tests $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m tools.bench $(if $(MODEL),--model $(MODEL))
