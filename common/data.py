@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from common.imgio import ImageError, building_dir, list_images, read_image, write_image
+from common.imgio import ImageError, list_images, read_image, write_image
+from common.fileio import building_dir
 from common.imresize import imresize
 
 __all__ = ['modcrop', 'bicubic_lr', 'paired_random_crop', 'unpaired_random_crop', 'dihedral', 'inverse_dihedral',

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common.imgio import ImageError, atomic_write_bytes, list_images, read_image
+from common.imgio import ImageError, list_images, read_image
+from common.fileio import atomic_write_bytes
 from common.metrics import evaluate_pairs, protocol
 
 __all__ = ['image_keys', 'pair_folders', 'evaluate_folders', 'main']

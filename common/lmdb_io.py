@@ -17,7 +17,8 @@ import cv2
 import lmdb
 from tqdm import tqdm
 
-from common.imgio import atomic_write_bytes, building_dir, decode_image, encode_image, list_images, read_image
+from common.imgio import decode_image, encode_image, list_images, read_image
+from common.fileio import atomic_write_bytes, building_dir
 
 __all__ = ['make_lmdb', 'LmdbImageReader', 'LmdbKeyError', 'read_meta_info']
 

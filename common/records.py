@@ -34,7 +34,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from common.imgio import atomic_write_bytes, remove_dead_temps
+from common.fileio import atomic_write_bytes, remove_dead_temps
 from common.paths import REPO_ROOT
 
 SCHEMA = 'srzoo.result/1'

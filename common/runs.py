@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.imgio import atomic_write_bytes, fsync_dir
+from common.fileio import atomic_write_bytes, fsync_dir, fsync_file
 
 __all__ = ['RunError', 'epoch_order', 'CheckpointDir', 'check_output_dir', 'make_output_dir']
 
@@ -115,14 +115,6 @@ def make_output_dir(path, flag):
     except OSError as exc:
         raise RunError(f'{flag}={path}: cannot write there ({exc.strerror or exc})') from None
     return path
-
-
-def _fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class CheckpointDir:
@@ -276,7 +268,7 @@ class CheckpointDir:
             write(tmp)
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise RunError(f'{final}: the checkpoint writer produced no data')
-            _fsync_file(tmp)               # the framework's writer may not fsync
+            fsync_file(tmp)               # the framework's writer may not fsync
             os.replace(tmp, final)
             fsync_dir(self.folder)
         finally:

@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from common import paths
 from common.data import bicubic_lr, modcrop
-from common.imgio import atomic_write_bytes, building_dir, encode_image, read_image
+from common.imgio import encode_image, read_image
+from common.fileio import atomic_write_bytes, building_dir
 from common.imresize import imresize
 
 __all__ = ['build_sample_data', 'ensure_sample_data', 'skimage_data_dir', 'degrade', 'TRAIN_SOURCES',

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 
 import numpy as np  # noqa: E402
 
-from common.imgio import atomic_write_bytes  # noqa: E402
+from common.fileio import atomic_write_bytes# noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.utils import load_network, output_dir, run_cli, setup_device  # noqa: E402
 

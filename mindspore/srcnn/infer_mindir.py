@@ -20,7 +20,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from common.imgio import check_disjoint  # noqa: E402
+from common.fileio import check_disjoint# noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.utils import (INFER_MARKER, PREPROCESS_KEYS, PREPROCESS_MARKER, building_output, output_dir,  # noqa: E402
                        read_marker, replaceable_dir, require_file, run_cli, setup_device)

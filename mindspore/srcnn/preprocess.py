@@ -27,7 +27,8 @@ import uuid  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from common.imgio import check_disjoint, encode_image, read_image  # noqa: E402
+from common.imgio import encode_image, read_image
+from common.fileio import check_disjoint# noqa: E402
 from src.dataset import list_eval_images  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.utils import (PREPROCESS_MARKER, building_output, cut_tile, output_dir, prepare_pair,  # noqa: E402

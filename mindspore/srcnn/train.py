@@ -34,7 +34,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common.imgio import atomic_write_bytes  # noqa: E402
+from common.fileio import atomic_write_bytes# noqa: E402
 from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
 from src.dataset import open_train_set, train_batches  # noqa: E402
 from src.distributed import (agree, all_mean, every_rank, gather_object, init_distributed, planned_group,  # noqa: E402

@@ -19,7 +19,7 @@ import warnings  # noqa: E402
 
 import torch  # noqa: E402
 
-from common.imgio import atomic_write_bytes  # noqa: E402
+from common.fileio import atomic_write_bytes# noqa: E402
 from models.lptn_test_model import LPTNTestModel  # noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
 from torchzoo.onnx_check import onnx_parity  # noqa: E402

@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from common import records  # noqa: E402
-from common.imgio import atomic_write_bytes  # noqa: E402
+from common.fileio import atomic_write_bytes# noqa: E402
 from common.runs import CheckpointDir, RunError, make_output_dir  # noqa: E402
 from data import build_dataloader, build_dataset  # noqa: E402
 from models.lptn_model import LPTNModel  # noqa: E402

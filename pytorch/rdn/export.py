@@ -19,7 +19,7 @@ import uuid  # noqa: E402
 
 import torch  # noqa: E402
 
-from common.imgio import fsync_dir  # noqa: E402
+from common.fileio import fsync_dir# noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
 from torchzoo.onnx_check import onnx_parity  # noqa: E402
 from utils import load_model  # noqa: E402

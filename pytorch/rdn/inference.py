@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.data import bicubic_lr, modcrop  # noqa: E402
-from common.imgio import building_dir, list_images, read_image, write_image  # noqa: E402
+from common.imgio import list_images, read_image, write_image
+from common.fileio import building_dir# noqa: E402
 from common.imresize import imresize  # noqa: E402
 from common.metrics import evaluate_pairs, protocol  # noqa: E402
 from common.visual import detail_box, side_by_side  # noqa: E402

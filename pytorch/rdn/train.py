@@ -40,7 +40,8 @@ from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from common import records  # noqa: E402
-from common.imgio import atomic_write_bytes, float2uint8  # noqa: E402
+from common.imgio import float2uint8
+from common.fileio import atomic_write_bytes# noqa: E402
 from common.metrics import evaluate_pairs, protocol  # noqa: E402
 from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
 from dataset import EpochSampler, ReferenceCrops, to_tensor  # noqa: E402

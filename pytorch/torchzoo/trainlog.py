@@ -10,7 +10,7 @@ import sys
 import types
 from pathlib import Path
 
-from common.imgio import atomic_write_bytes
+from common.fileio import atomic_write_bytes
 
 __all__ = ['TrainLog', 'summary_writer']
 

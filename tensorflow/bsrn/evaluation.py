@@ -1,7 +1,8 @@
 """What validate_bsrn.py runs once its inputs are checked: SR per recursion, metrics, saved images."""
 import numpy as np
 
-from common.imgio import building_dir, write_image
+from common.imgio import write_image
+from common.fileio import building_dir
 from common.metrics import evaluate_pairs, protocol
 from inference import Upscaler, to_uint8
 from models.bsrn import ensemble

@@ -32,7 +32,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     flags.check_model_args(args)
-    from common.imgio import building_dir, check_disjoint, write_image
+    from common.imgio import write_image
+    from common.fileio import building_dir, check_disjoint
     from dataloaders.base_loader import images_in, read_rgb
     files = images_in(args.input_path, '--input_path')
     check_disjoint(args.output_path, args.input_path, '--output_path', '--input_path')

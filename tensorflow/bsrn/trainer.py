@@ -18,7 +18,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 import flags
-from common.imgio import atomic_write_bytes
+from common.fileio import atomic_write_bytes
 from models.bsrn import build_training, count_parameters
 from tfzoo.checkpoint import TFCheckpointDir, resolve_checkpoint, restore_variables
 from tfzoo.cluster import Cluster, hccl_rank, write_ranks

@@ -58,7 +58,7 @@ def main(argv=None):
     loader = importlib.import_module(f'dataloaders.{args.dataloader}')
     data = loader.create_loader(args.data_input_path, args.data_truth_path, args.scale_list)   # checks every pair
     if args.save_path:
-        from common.imgio import check_disjoint
+        from common.fileio import check_disjoint
         check_disjoint(args.save_path, args.data_input_path, '--save_path', '--data_input_path')
     args.restore_path = checkpoint_arg(args)
     import evaluation

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from common.imgio import atomic_write_bytes, fsync_dir
-from common.runs import CheckpointDir, RunError, _fsync_file  # noqa: PLC2701 - the same fsync as its saves
+from common.fileio import atomic_write_bytes, fsync_dir
+from common.fileio import fsync_file
+from common.runs import CheckpointDir, RunError
 
 __all__ = ['TFCheckpointDir', 'resolve_checkpoint', 'checkpoint_shapes', 'restore_variables']
 
@@ -127,7 +128,7 @@ class TFCheckpointDir(CheckpointDir):
                     saver.save(sess, tmp, write_meta_graph=False, write_state=False)
                 Path(final + INDEX).unlink(missing_ok=True)    # uncommit an older checkpoint of this step
                 for part in sorted(Path(tmp).parent.glob(Path(tmp).name + '.data-*')):
-                    _fsync_file(part)
+                    fsync_file(part)
                     os.replace(part, final + part.name[len(Path(tmp).name):])
             except BaseException:
                 for part in Path(tmp).parent.glob(Path(tmp).name + '.*'):

@@ -201,7 +201,7 @@ def write_ranks(folder, summary, batch_size, shard_names):
     weights exist once (on the servers), so there are no replicas to compare."""
     from pathlib import Path
 
-    from common.imgio import atomic_write_bytes
+    from common.fileio import atomic_write_bytes
     record = {'world_size': summary['workers'], 'batch_per_rank': batch_size, 'global_batch': summary['global_batch'],
               'steps': summary['steps_run'], 'images_per_sec': summary['images_per_sec_after_first'],
               'weights': 'parameter servers' if summary['workers'] > 1 else 'one process',

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from common.imgio import atomic_write_bytes
+from common.fileio import atomic_write_bytes
 
 __all__ = ['freeze_graph', 'load_frozen', 'run_frozen']
 

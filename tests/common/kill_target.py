@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from common import imgio, lmdb_io, records  # noqa: E402
+from common import fileio, lmdb_io, records  # noqa: E402
 
 
 def block(point):
@@ -61,17 +61,17 @@ def main(point, target, *images):
         if point == 'lmdb-writing':
             lmdb_io.encode_image = before(lmdb_io.encode_image, point, calls=3)
         elif point == 'lmdb-complete':
-            imgio._rename_noreplace = before(imgio._rename_noreplace, point)
+            fileio._rename_noreplace = before(fileio._rename_noreplace, point)
         elif point == 'lmdb-swapped':
-            imgio._exchange = after(imgio._exchange, point)
+            fileio._exchange = after(fileio._exchange, point)
         elif point == 'lmdb-fallback':
-            imgio._renameat2 = lambda src, dst, flags: False
-            real_exchange, real_rename, exchanging = imgio._exchange, os.rename, []
+            fileio._renameat2 = lambda src, dst, flags: False
+            real_exchange, real_rename, exchanging = fileio._exchange, os.rename, []
 
             def exchange(*args):
                 exchanging.append(True)
                 return real_exchange(*args)
-            imgio._exchange = exchange
+            fileio._exchange = exchange
             os.rename = lambda *args: (real_rename(*args), exchanging and block(point))[0]
         else:
             sys.exit(f'unknown point {point}')

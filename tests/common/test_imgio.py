@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from common.imgio import (ImageError, atomic_write_bytes, float2uint8, img2float, list_images, read_image,
-                          write_image)
+from common.imgio import ImageError, float2uint8, img2float, list_images, read_image, write_image
+from common.fileio import atomic_write_bytes
 
 
 def _bgr(h=24, w=32, dtype=np.uint8, seed=0):
@@ -180,7 +180,7 @@ def test_write_permission_error_message(tmp_path, monkeypatch):
 
 
 def test_building_dir(tmp_path):
-    from common.imgio import building_dir
+    from common.fileio import building_dir
     target = tmp_path / 'out'
     with building_dir(target) as tmp:
         (tmp / 'a.txt').write_text('1')
@@ -268,8 +268,8 @@ def test_atomic_write_fsyncs_file_then_folder(tmp_path, monkeypatch):
 
 def test_building_dir_fsyncs_everything_and_swaps(tmp_path, monkeypatch):
     import stat
-    from common import imgio
-    from common.imgio import building_dir
+    from common import fileio
+    from common.fileio import building_dir
     target = tmp_path / 'out'
     with building_dir(target) as tmp:
         (tmp / 'sub').mkdir()
@@ -292,7 +292,7 @@ def test_building_dir_fsyncs_everything_and_swaps(tmp_path, monkeypatch):
     assert sorted(os.listdir(target)) == ['c.txt', 'sub'] and os.listdir(tmp_path) == ['out']
     # Where renameat2 is missing: rename the old folder away, the new one in.
     monkeypatch.undo()
-    monkeypatch.setattr(imgio, '_renameat2', lambda src, dst, flags: False)
+    monkeypatch.setattr(fileio, '_renameat2', lambda src, dst, flags: False)
     with building_dir(target, overwrite=True) as tmp:
         (tmp / 'd.txt').write_text('4')
     assert os.listdir(target) == ['d.txt'] and os.listdir(tmp_path) == ['out']
@@ -302,7 +302,7 @@ def test_building_dir_fsyncs_everything_and_swaps(tmp_path, monkeypatch):
 
 
 def test_building_dir_marker(tmp_path):
-    from common.imgio import building_dir
+    from common.fileio import building_dir
     (tmp_path / 'plain').write_text('mine')
     (tmp_path / 'foreign').mkdir()
     (tmp_path / 'foreign' / 'photo.png').write_bytes(b'x')
@@ -326,7 +326,7 @@ def test_building_dir_marker(tmp_path):
 
 
 def test_remove_dead_builds(tmp_path):
-    from common.imgio import building_dir, remove_dead_builds
+    from common.fileio import building_dir, remove_dead_builds
     dead, live = _dead_pid(), os.getpid()
     names = [f'.out.building-{dead}-abc123', f'.out.old-{dead}-0f0f0f0f', f'.out.building-{live}-abc123',
              '.out.building-1-abc123', f'.other.building-{dead}-abc123', f'.out.building-{dead}-xyz']
@@ -343,7 +343,7 @@ def test_remove_dead_builds(tmp_path):
 
 
 def test_remove_dead_temps(tmp_path):
-    from common.imgio import remove_dead_temps
+    from common.fileio import remove_dead_temps
     dead = _dead_pid()
     names = [f'.ckpt.pt.{dead}.0123abcd.tmp', f'.log.txt.{dead}.89abcdef.tmp', f'.ckpt.pt.{os.getpid()}.0123abcd.tmp',
              '.ckpt.pt.1.0123abcd.tmp', f'ckpt.pt.{dead}.0123abcd.tmp', f'.ckpt.pt.{dead}.zz.tmp', 'ckpt.pt']
@@ -356,7 +356,7 @@ def test_remove_dead_temps(tmp_path):
 
 
 def test_check_disjoint(tmp_path):
-    from common.imgio import check_disjoint
+    from common.fileio import check_disjoint
     src = tmp_path / 'data'
     (src / 'train').mkdir(parents=True)
     check_disjoint(tmp_path / 'data2', src, '--output_folder', '--src_folder')      # a sibling, same prefix

@@ -26,7 +26,8 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from common.data import sliding_patches  # noqa: E402
-from common.imgio import IMAGE_EXTS, ImageError, check_disjoint, read_image  # noqa: E402
+from common.imgio import IMAGE_EXTS, ImageError, read_image
+from common.fileio import check_disjoint# noqa: E402
 from src.dataset import META_NAME, MINDRECORD_NAME, NUM_SHARDS, shard_names  # noqa: E402
 from src.model_utils.config import ConfigError, load_config  # noqa: E402
 from src.utils import building_output, output_dir, prepare_pair, replaceable_dir, run_cli  # noqa: E402

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.imgio import atomic_write_bytes
+from common.fileio import atomic_write_bytes
 
 STEP_FIELDS = ['epoch', 'step', 'global_step', 'loss', 'seconds']
 EPOCH_FIELDS = ['epoch', 'steps', 'mean_loss', 'last_loss', 'epoch_ms', 'step_ms', 'patches_per_sec']

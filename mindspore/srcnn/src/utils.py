@@ -17,7 +17,8 @@ import numpy as np
 
 from common.color import bgr2ycbcr, to_y_channel, ycbcr2bgr
 from common.data import bicubic_lr, modcrop
-from common.imgio import ImageError, building_dir, float2uint8
+from common.imgio import ImageError, float2uint8
+from common.fileio import building_dir
 from common.imresize import imresize
 from common.inference import tile_layout
 from common.runs import check_output_dir

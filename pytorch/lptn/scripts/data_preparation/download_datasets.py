@@ -19,7 +19,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[2]), str(HERE.parents[3])]
 
-from common.imgio import building_dir, check_disjoint, list_images  # noqa: E402
+from common.imgio import list_images
+from common.fileio import building_dir, check_disjoint# noqa: E402
 from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
 
 GDRIVE_ID = '1oAORKd-TPnPwZvhcnEEJqc1ogT7KgFtx'
