@@ -21,6 +21,7 @@ supplies only a function that writes and one that reads a checkpoint file):
 """
 import datetime
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -31,7 +32,8 @@ import numpy as np
 
 from common.fileio import atomic_write_bytes, fsync_dir, fsync_file
 
-__all__ = ['RunError', 'epoch_order', 'CheckpointDir', 'check_output_dir', 'make_output_dir']
+__all__ = ['RunError', 'epoch_order', 'CheckpointDir', 'check_output_dir', 'make_output_dir', 'weights_digest',
+           'write_ranks']
 
 RUN_FILE = 'run.json'
 LOCK_FILE = '.lock'
@@ -56,6 +58,49 @@ def epoch_order(n, seed, epoch):
         np.ndarray: int64 permutation of ``range(n)``.
     """
     return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+
+
+def weights_digest(named_arrays):
+    """SHA-256 of a network's weights: each name, shape, dtype and bytes, in the order given.
+
+    Equal replicas give equal digests; the framework supplies ``(name, numpy array)`` pairs (bfloat16
+    converted to float32 first, since numpy has no bfloat16).
+
+    Args:
+        named_arrays (Iterable[tuple[str, np.ndarray]]): The weights.
+
+    Returns:
+        str: Hex digest.
+    """
+    h = hashlib.sha256()
+    for name, value in named_arrays:
+        value = np.ascontiguousarray(value)
+        h.update(f'{name}{tuple(value.shape)}{value.dtype}'.encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
+
+
+def write_ranks(folder, world_size, batch_per_rank, steps, images_per_sec, ranks, **extra):
+    """``--record_ranks``: ``folder/ranks.json`` (atomic), what each rank of a run did.
+
+    Args:
+        folder (str | Path): The run's output folder.
+        world_size (int): Processes (workers) of the run.
+        batch_per_rank (int): Each rank's batch.
+        steps (int): Steps run by this process.
+        images_per_sec (float | None): Images/s of the global batch after the first step.
+        ranks (list[dict]): Per rank: ``rank`` and what it saw (samples, shard) and, where the
+            weights are replicated, ``weights_sha256`` (:func:`weights_digest`).
+        **extra: More top-level fields (e.g. ``weights='parameter servers'``).
+
+    Returns:
+        Path: The file written.
+    """
+    record = {'world_size': world_size, 'batch_per_rank': batch_per_rank, 'global_batch': batch_per_rank * world_size,
+              'steps': steps, 'images_per_sec': images_per_sec, **extra, 'ranks': ranks}
+    path = Path(folder) / 'ranks.json'
+    atomic_write_bytes(path, (json.dumps(record, indent=1) + '\n').encode())
+    return path
 
 
 def _blocking_file(path):

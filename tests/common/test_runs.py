@@ -137,3 +137,26 @@ def test_make_output_dir_names_the_flag(tmp_path):
         make_output_dir(blocker, '--out')
     with pytest.raises(RunError, match=f'--out={blocker / "x"}: cannot create it, {blocker} is a file, not a folder'):
         make_output_dir(blocker / 'x', '--out')
+
+
+def test_weights_digest_sees_names_shapes_dtypes_and_bytes():
+    from common.runs import weights_digest
+    a = [('w', np.arange(6, dtype=np.float32).reshape(2, 3)), ('b', np.zeros(3, np.float32))]
+    base = weights_digest(a)
+    assert weights_digest([(k, v.copy()) for k, v in a]) == base
+    assert weights_digest([('v', a[0][1]), a[1]]) != base                         # a name
+    assert weights_digest([('w', a[0][1].reshape(3, 2)), a[1]]) != base           # a shape
+    assert weights_digest([('w', a[0][1].astype(np.float64)), a[1]]) != base      # a dtype
+    bumped = a[0][1].copy()
+    bumped[1, 2] = np.nextafter(bumped[1, 2], np.float32(10))
+    assert weights_digest([('w', bumped), a[1]]) != base                          # one ulp of one weight
+
+
+def test_write_ranks_is_one_json_with_the_global_batch(tmp_path):
+    import json
+    from common.runs import write_ranks
+    path = write_ranks(tmp_path, 2, 4, 10, 12.5, [{'rank': 0}, {'rank': 1}], weights='replicas')
+    rec = json.loads(path.read_text())
+    assert rec == {'world_size': 2, 'batch_per_rank': 4, 'global_batch': 8, 'steps': 10, 'images_per_sec': 12.5,
+                   'weights': 'replicas', 'ranks': [{'rank': 0}, {'rank': 1}]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ranks.json']
