@@ -82,34 +82,52 @@ def test_modelzoo_summary_files(tmp_path, capsys):
     assert perf == 'SRCNN_bs16_1p_perf' and 'TrainAccuracy' not in (tmp_path / f'{perf}.log').read_text()
 
 
-def test_portable_path():
-    from common.paths import REPO_ROOT
+@pytest.fixture
+def fake_clone(tmp_path, monkeypatch):
+    """A repository root of its own (``<tmp>/work/repo``, with ``<tmp>/work/shared`` beside it) and a folder outside
+    both (``<tmp>/elsewhere``), so the path rules are tested wherever the real clone lives (under /tmp, say)."""
+    root = tmp_path / 'work' / 'repo'
+    root.mkdir(parents=True)
+    monkeypatch.setattr(records, 'REPO_ROOT', root)
+    return root, tmp_path / 'elsewhere'
+
+
+def test_portable_path(fake_clone):
+    root, outside = fake_clone
     pp = records.portable_path
-    assert pp(str(REPO_ROOT / 'datasets' / 'sample')) == 'datasets/sample'
-    assert pp(str(REPO_ROOT)) == '.'
-    assert pp(str(REPO_ROOT / 'outputs' / '..' / 'results')) == 'results'
-    assert pp(str(REPO_ROOT.parent / 'shared' / 'data' / 'Set5')) == '../shared/data/Set5'
-    assert pp(str(REPO_ROOT.parent)) == '..'
-    assert pp('/cache/pretrained_ckpt/pretrained.ckpt') == '<abs>/pretrained.ckpt'
-    assert pp('/cache/out/') == '<abs>/out'
+    assert pp(str(root / 'datasets' / 'sample')) == 'datasets/sample'
+    assert pp(str(root)) == '.'
+    assert pp(str(root / 'outputs' / '..' / 'results')) == 'results'
+    assert pp(str(root.parent / 'shared' / 'data' / 'Set5')) == '../shared/data/Set5'
+    assert pp(str(root.parent)) == '..'
+    assert pp(str(outside / 'pretrained_ckpt' / 'pretrained.ckpt')) == '<abs>/pretrained.ckpt'
+    assert pp(f'{outside}/out/') == '<abs>/out'
     for value in ('datasets/x', 'make bench MODEL=srcnn', '', 3, 1.5, None, True):
         assert pp(value) == value
-    nested = {'a': [str(REPO_ROOT / 'x'), {'b': '/tmp/run/ckpt'}], 'c': ('/opt/y',)}
+    nested = {'a': [str(root / 'x'), {'b': str(outside / 'run' / 'ckpt')}], 'c': (str(outside / 'y'),)}
     assert pp(nested) == {'a': ['x', {'b': '<abs>/ckpt'}], 'c': ['<abs>/y']}
-    assert nested['a'][1]['b'] == '/tmp/run/ckpt'                  # the argument is not changed
+    assert nested['a'][1]['b'] == str(outside / 'run' / 'ckpt')    # the argument is not changed
 
 
-def test_records_hold_no_absolute_paths(tmp_path):
+def test_portable_path_of_the_real_clone():
     from common.paths import REPO_ROOT
+    assert records.portable_path(str(REPO_ROOT / 'results' / 'x.json')) == 'results/x.json'
+    assert records.portable_path(str(REPO_ROOT.parent / 'shared')) == '../shared'
+
+
+def test_records_hold_no_absolute_paths(fake_clone):
+    root, outside = fake_clone
     rec = records.new_record('toy', 'none', '', 'bench', 'make bench MODEL=toy',
-                             config={'data_path': str(REPO_ROOT / 'outputs' / 'mr'), 'lr': 1e-4,
-                                     'ckpt': '/cache/checkpoint_path.ckpt'})
+                             config={'data_path': str(root / 'outputs' / 'mr'), 'lr': 1e-4,
+                                     'ckpt': str(outside / 'checkpoint_path.ckpt')})
     assert rec['config'] == {'data_path': 'outputs/mr', 'lr': 1e-4, 'ckpt': '<abs>/checkpoint_path.ckpt'}
-    rec['train'] = {'log': str(tmp_path / 'train.log')}
-    records.save_record(rec, tmp_path / 'r.json')
-    assert records.load_record(tmp_path / 'r.json')['train'] == {'log': '<abs>/train.log'}
-    assert rec['train'] == {'log': str(tmp_path / 'train.log')}     # the caller's dict is not changed
-    assert str(tmp_path) not in (tmp_path / 'r.json').read_text()
+    run_dir = outside / 'run'
+    run_dir.mkdir(parents=True)
+    rec['train'] = {'log': str(run_dir / 'train.log')}
+    records.save_record(rec, run_dir / 'r.json')
+    assert records.load_record(run_dir / 'r.json')['train'] == {'log': '<abs>/train.log'}
+    assert rec['train'] == {'log': str(run_dir / 'train.log')}     # the caller's dict is not changed
+    assert str(outside) not in (run_dir / 'r.json').read_text()
 
 
 def test_save_record_removes_dead_temps_of_its_file(tmp_path):
