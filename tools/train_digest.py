@@ -19,19 +19,22 @@ without the model code: only the checkpoint formats are relied on. Its numeric c
 name-sorted ``(name, numpy array)`` pairs (nested names joined with '.'; lists of numbers as one
 array; strings and None are not numeric and are left out), digested with
 ``common.runs.weights_digest`` in two parts: the network weights (rdn: ``model``; lptn:
-``model.net_g`` and ``model.net_d``; srcnn and TensorFlow: the variables that are neither optimiser
-slots nor counters) and everything else (Adam moments and powers, learning rates, schedulers, step
-counters, the torch RNG state, loss histories). Left out as legitimately different from run to
-run: the wall-clock seconds trained (``train_seconds`` of rdn, lptn and srcnn;
-``train_state/seconds`` of rcan and bsrn), and the global numpy and Python RNG states that the
-PyTorch checkpoints capture (``rng.numpy``, ``rng.python``): no training seeds or draws from them
-(their data and initialisation use seeded generators of their own), so they hold whatever the
-interpreter started with. The record also keeps a short digest of every array, so that ``--check`` can name
-the arrays that differ.
+``model.net_g`` and ``model.net_d``; srcnn and TensorFlow: the variables Adam keeps moments for,
+``moment1.<name>`` and ``<name>/Adam``) and everything else (Adam moments and powers, learning
+rates, schedulers, step counters, the torch RNG state, loss histories). The record also keeps a
+short digest of every array, so that ``--check`` can name the arrays that differ.
 
-The tree's scripts import ``common``, ``torchzoo`` and ``tfzoo`` as that tree does: a tree whose
-scripts put their own folders on sys.path (such as b33d371) uses its own copies, a tree without path
-edits uses the packages installed in this interpreter.
+Left out as legitimately different from run to run: the wall-clock seconds trained
+(``train_seconds`` of rdn, lptn and srcnn; ``train_state/seconds`` of rcan and bsrn), and the
+global numpy and Python RNG states that the PyTorch checkpoints capture (``rng.numpy``,
+``rng.python``): no training seeds or draws from them (data and initialisation use seeded
+generators of their own), so they hold whatever the interpreter started with.
+
+One line per model gives both digests and the seconds its steps took (srcnn's include building its
+mindrecord); all five take about a minute and a half on one free core. The tree's scripts import
+``common``, ``torchzoo`` and ``tfzoo`` as that tree does: a tree whose scripts put their own
+folders on sys.path (such as b33d371) uses its own copies, a tree without path edits uses the
+packages installed in this interpreter.
 
     python -m tools.train_digest --tree /tmp/before --out results/train_digest.json
     python -m tools.train_digest --check results/train_digest.json
@@ -39,6 +42,7 @@ edits uses the packages installed in this interpreter.
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -81,8 +85,8 @@ def _lptn(tree, work, data):
     lptn = tree / 'pytorch' / 'lptn'
     sets = []
     for phase, split in (('train', 'train'), ('val', 'test')):
-        sets += [f'datasets.{phase}.dataroot_gt={fivek / split / "B"}', f'datasets.{phase}.dataroot_lq={fivek / split / "A"}',
-                 f'datasets.{phase}.io_backend.type=disk']
+        sets += [f'datasets.{phase}.dataroot_gt={fivek / split / "B"}',
+                 f'datasets.{phase}.dataroot_lq={fivek / split / "A"}', f'datasets.{phase}.io_backend.type=disk']
     cmd = [lptn / 'train.py', '-opt', lptn / 'options' / 'train' / 'LPTN' / 'train_FiveK.yml', f'--root={out}',
            '--amp=fp32', '--force_yml', 'num_gpu=0', 'name=train_digest', *sets, 'datasets.train.gt_size=32',
            'datasets.train.batch_size_per_gpu=2', 'datasets.train.num_worker_per_gpu=0',
@@ -151,7 +155,7 @@ def _run(cmd, cwd, log):
     if code != 0:
         tail = Path(log).read_text(encoding='utf-8', errors='replace').splitlines()[-25:]
         print('\n'.join(tail), file=sys.stderr, flush=True)
-        raise TrainingFailed(f'{Path(cmd[0]).name} exited with {code} (its last lines are above)')
+        raise TrainingFailed(f'{cmd[0]} exited with {code} (its last lines are above)')
 
 
 # --- reading a checkpoint, in the framework's own process -----------------------------------------
@@ -185,10 +189,9 @@ def _torch_arrays(model, path):
 def _mindspore_arrays(path):
     import mindspore as ms
     arrays = [(name, param.asnumpy()) for name, param in ms.load_checkpoint(str(path)).items()]
-    slots = ('moment1.', 'moment2.', 'accum.')
     names = {name for name, _ in arrays}
-    # The network's parameters are those the optimiser keeps moments for; the rest is optimiser state.
-    return arrays, lambda name: not name.startswith(slots) and f'moment1.{name}' in names, ms.__version__
+    # The network's parameters are those Adam keeps moments for (moment1.<name>); the rest is its state.
+    return arrays, lambda name: f'moment1.{name}' in names, ms.__version__
 
 
 def _tf_arrays(prefix):
@@ -199,6 +202,11 @@ def _tf_arrays(prefix):
     # A network variable is one the optimiser keeps slots for (<name>/Adam, <name>/Adam_1, ...).
     parents = {name.rsplit('/', 1)[0] for name in names if '/' in name}
     return arrays, lambda name: name in parents and not name.startswith('train_state/'), tf.__version__
+
+
+def _varies(model, name):
+    """Whether ``name`` is one of EXCLUDED[model] or lies under one of them."""
+    return any(name == group or name.startswith(f'{group}.') for group in EXCLUDED[model])
 
 
 def checkpoint_digests(model, path):
@@ -218,10 +226,8 @@ def checkpoint_digests(model, path):
         arrays, is_weight, version = _mindspore_arrays(path)
     else:
         arrays, is_weight, version = _tf_arrays(str(path)[:-len('.index')])
-    def varies(name):
-        return any(name == group or name.startswith(f'{group}.') for group in EXCLUDED[model])
-    excluded = sorted(name for name, _ in arrays if varies(name))
-    kept = sorted((item for item in arrays if not varies(item[0])), key=lambda item: item[0])
+    excluded = sorted(name for name, _ in arrays if _varies(model, name))
+    kept = sorted((item for item in arrays if not _varies(model, item[0])), key=lambda item: item[0])
     weights = [item for item in kept if is_weight(item[0])]
     state = [item for item in kept if not is_weight(item[0])]
     return {'weights_sha256': weights_digest(weights), 'state_sha256': weights_digest(state),
@@ -302,6 +308,16 @@ def build_parser():
     return p
 
 
+def _load(path):
+    try:
+        record = json.loads(Path(path).read_text(encoding='utf-8'))
+    except json.JSONDecodeError as err:
+        raise ValueError(f'--check={path}: not JSON ({err})') from None
+    if not isinstance(record, dict) or record.get('format') != FORMAT:
+        raise ValueError(f'--check={path}: not a {FORMAT} record')
+    return record
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     models = [m for m in args.models.split(',') if m]
@@ -313,12 +329,15 @@ def main(argv=None):
         raise ValueError(f'--tree={args.tree}: not a source tree of this zoo (no pytorch/rdn/train.py)')
     stored = _load(args.check) if args.check else None
     ensure_sample_data(paths.SAMPLE_DATA_DIR)
+    command = ['python', '-m', 'tools.train_digest', *(argv if argv is not None else sys.argv[1:])]
     record = {'format': FORMAT, 'git_commit': _git(tree, 'rev-parse', 'HEAD'),
               'git_dirty': bool(_git(tree, 'status', '--porcelain', '--untracked-files=no')),
               'tree': records.portable_path(str(tree)), 'steps': STEPS, 'seed': SEED,
-              'command': 'python -m tools.train_digest ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+              'command': shlex.join(command),
               'hardware': records.hardware_info(), 'models': {}}
     with tempfile.TemporaryDirectory(prefix='train_digest_') as tmp:
+        if _git(tmp, 'rev-parse', '--show-toplevel'):
+            raise ValueError(f'{tmp} lies inside a git repository: point TMPDIR outside any repository')
         for model in models:
             work = Path(tmp) / model
             work.mkdir()
@@ -343,16 +362,6 @@ def compare(stored, record, where):
     if not lines:
         print(f"all {len(record['models'])} equal to {where}", flush=True)
     return 1 if lines else 0
-
-
-def _load(path):
-    try:
-        record = json.loads(Path(path).read_text(encoding='utf-8'))
-    except json.JSONDecodeError as err:
-        raise ValueError(f'--check={path}: not JSON ({err})') from None
-    if not isinstance(record, dict) or record.get('format') != FORMAT:
-        raise ValueError(f'--check={path}: not a {FORMAT} record')
-    return record
 
 
 if __name__ == '__main__':
