@@ -75,10 +75,12 @@ class FlagParser(argparse.ArgumentParser):
 
 
 def error_line(err):
-    """The text after ``error: `` for an expected failure: a system OSError as ``<file>: <reason>``, else
-    the first line of the message."""
+    """The text after ``error: `` for an expected failure: a system OSError as ``<file>: <reason>`` (or
+    ``<file> -> <file2>: <reason>`` when it names two, as a failed rename does), else the first line of
+    the message."""
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
-        return f'{err.filename}: {err.strerror}'
+        target = f'{err.filename} -> {err.filename2}' if err.filename2 is not None else f'{err.filename}'
+        return f'{target}: {err.strerror}'
     text = str(err).strip()
     if isinstance(err, KeyError) and text[:1] in ('"', "'"):
         text = text[1:-1]                      # KeyError's str() quotes its message

@@ -44,3 +44,23 @@ def test_run_cli_turns_expected_failures_into_one_line(capsys, tmp_path):
     assert cli.run_cli(lambda argv: 5, []) == 5
     with pytest.raises(KeyError):                 # a bug keeps its traceback
         cli.run_cli(lambda argv: {}['k'], [])
+
+
+def test_error_line_names_both_files_of_a_failed_rename(tmp_path):
+    try:
+        (tmp_path / 'missing').rename(tmp_path / 'there')
+    except OSError as err:
+        line = cli.error_line(err)
+    assert line == f"{tmp_path / 'missing'} -> {tmp_path / 'there'}: No such file or directory"
+    assert cli.error_line(PermissionError(13, 'Permission denied', '/data/x.bin')) == '/data/x.bin: Permission denied'
+    assert cli.error_line(ValueError('')) == 'ValueError'
+
+
+def test_run_cli_passes_argv_and_exits_130_on_interrupt(capsys):
+    assert cli.run_cli(lambda argv: argv, ['--a=1']) == ['--a=1']
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as info:
+        cli.run_cli(interrupted, [])
+    assert info.value.code == 130 and capsys.readouterr().err == 'error: interrupted\n'
