@@ -9,38 +9,11 @@ unclamped)'); it reads higher than the standard number.
 import time
 
 import numpy as np
-from mindspore.train import Metric
 
 from common.metrics import evaluate_pairs, protocol
 from src.utils import compose_sr, prepare_pair, reference_psnr
 
 REFERENCE_LABEL = 'reference (no shave, unclamped): Y/255 PSNR of the raw network output, full image'
-
-
-class SRCNNpsnr(Metric):
-    """The reference's PSNR as a MindSpore Metric: mean over batches of 10 log10(1 / MSE).
-
-    (The reference called `super(SRCNNpsnr).__init__()`, which never ran Metric.__init__.)
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.clear()
-
-    def clear(self):
-        self.total, self.count = 0.0, 0
-
-    def update(self, *inputs):
-        if len(inputs) != 2:
-            raise ValueError(f'SRCNNpsnr.update needs (prediction, target), got {len(inputs)} inputs')
-        pred, target = (self._convert_data(x) for x in inputs)
-        self.total += reference_psnr(pred, target)
-        self.count += 1
-
-    def eval(self):
-        if self.count == 0:
-            raise RuntimeError('SRCNNpsnr: no batch was evaluated')
-        return self.total / self.count
 
 
 def evaluate_images(predict, images, scale, keep_outputs=False):
