@@ -9,15 +9,11 @@ and the reference's result line `result  {'PSNR': ...}` (carrying --metric, defa
 Usage:
     python eval.py --data_path=/data/Set5 --checkpoint_path=srcnn.ckpt [--lr_path=...] [--device_target=CPU]
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
-
-from src.dataset import list_eval_images, load_eval_images  # noqa: E402
-from src.metric import evaluate_images, report  # noqa: E402
-from src.model_utils.config import load_config  # noqa: E402
-from src.utils import load_network, ms_predictor, run_cli, setup_device  # noqa: E402
+from common.cli import run_cli
+from src.dataset import list_eval_images, load_eval_images
+from src.metric import evaluate_images, report
+from src.model_utils.config import load_config
+from src.utils import load_network, ms_predictor, setup_device
 
 
 def main(argv=None):

@@ -11,17 +11,13 @@ as the reference does.
 Usage:
     python eval_onnx.py --onnx_path=srcnn.onnx --data_path=/data/Set5 [--device_target=CPU]
 """
-import sys
-from pathlib import Path
+import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
-
-import numpy as np  # noqa: E402
-
-from src.dataset import list_eval_images, load_eval_images  # noqa: E402
-from src.metric import evaluate_images, report  # noqa: E402
-from src.model_utils.config import load_config  # noqa: E402
-from src.utils import require_file, run_cli, static_predictor  # noqa: E402
+from common.cli import run_cli
+from src.dataset import list_eval_images, load_eval_images
+from src.metric import evaluate_images, report
+from src.model_utils.config import load_config
+from src.utils import require_file, static_predictor
 
 
 def onnx_session(onnx_path, device_target='CPU'):

@@ -11,19 +11,18 @@ Usage:
 import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+import numpy as np
 
-import numpy as np  # noqa: E402
+from common.cli import run_cli
+from common.fileio import atomic_write_bytes
+from src.model_utils.config import ConfigError, load_config
+from src.utils import load_network, output_dir, setup_device
 
-from common.fileio import atomic_write_bytes# noqa: E402
-from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.utils import load_network, output_dir, run_cli, setup_device  # noqa: E402
-
-import mindspore as ms  # noqa: E402
+# MindSpore after `src`: importing src sets the oneDNN CPU default first (src/__init__.py)
+import mindspore as ms
 
 FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
 # MindSpore refuses export paths outside this pattern (spaces, non-ASCII, ...).

@@ -9,26 +9,24 @@ preprocess run) written last; a re-run replaces only an earlier output of this t
 Usage:
     python infer_mindir.py --mindir_path=srcnn.mindir --output_path=./preprocess_Result --predict_path=./result_Files
 """
-import sys
+import json
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+import numpy as np
+from tqdm import tqdm
 
-import json  # noqa: E402
-import time  # noqa: E402
+from common.cli import run_cli
+from common.fileio import check_disjoint
+from src.model_utils.config import ConfigError, load_config
+from src.utils import (INFER_MARKER, PREPROCESS_KEYS, PREPROCESS_MARKER, building_output, output_dir,
+                       read_marker, replaceable_dir, require_file, setup_device)
 
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from common.fileio import check_disjoint# noqa: E402
-from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.utils import (INFER_MARKER, PREPROCESS_KEYS, PREPROCESS_MARKER, building_output, output_dir,  # noqa: E402
-                       read_marker, replaceable_dir, require_file, run_cli, setup_device)
+# MindSpore after `src`: importing src sets the oneDNN CPU default first (src/__init__.py)
+import mindspore as ms
+from mindspore import nn
 
 MARKER = INFER_MARKER          # written last: marks a complete output of this tool
-
-import mindspore as ms  # noqa: E402
-from mindspore import nn  # noqa: E402
 
 
 def load_mindir(path):

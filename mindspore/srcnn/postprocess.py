@@ -14,20 +14,17 @@ folder comes from infer_mindir.py (it holds infer.json) it must name this prepro
 Usage:
     python postprocess.py --output_path=./preprocess_Result --predict_path=./result_Files --result_path=./sr
 """
-import sys
+import json
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+import numpy as np
 
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from common.imgio import read_image, write_image  # noqa: E402
-from common.metrics import evaluate_pairs, protocol  # noqa: E402
-from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.utils import (INFER_MARKER, PREPROCESS_MARKER, compose_sr, output_dir, paste_tile, prepare_pair,  # noqa: E402
-                       PREPROCESS_KEYS, read_marker, reference_psnr, run_cli)
+from common.cli import run_cli
+from common.imgio import read_image, write_image
+from common.metrics import evaluate_pairs, protocol
+from src.model_utils.config import ConfigError, load_config
+from src.utils import (INFER_MARKER, PREPROCESS_MARKER, compose_sr, output_dir, paste_tile, prepare_pair,
+                       PREPROCESS_KEYS, read_marker, reference_psnr)
 
 
 def _listing(names, limit=3):

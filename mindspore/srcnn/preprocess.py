@@ -17,22 +17,19 @@ preprocess.json), so no stale input of an earlier run survives. Images are read 
 Usage:
     python preprocess.py --image_path=/data/Set5 --output_path=./preprocess_Result [--lr_path=...]
 """
-import sys
+import json
+import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+from tqdm import tqdm
 
-import json  # noqa: E402
-import uuid  # noqa: E402
-
-from tqdm import tqdm  # noqa: E402
-
+from common.cli import run_cli
+from common.fileio import check_disjoint
 from common.imgio import encode_image, read_image
-from common.fileio import check_disjoint# noqa: E402
-from src.dataset import list_eval_images  # noqa: E402
-from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.utils import (PREPROCESS_MARKER, building_output, cut_tile, output_dir, prepare_pair,  # noqa: E402
-                       replaceable_dir, run_cli, static_tiles)
+from src.dataset import list_eval_images
+from src.model_utils.config import ConfigError, load_config
+from src.utils import (PREPROCESS_MARKER, building_output, cut_tile, output_dir, prepare_pair,
+                       replaceable_dir, static_tiles)
 
 MARKER = PREPROCESS_MARKER     # written last: marks a complete output of this tool
 

@@ -10,18 +10,16 @@ that differ only in their extension (img.png, img.jpg) would write the same outp
 Usage:
     python test.py --data_path=/pictures/bird.png --checkpoint_path=srcnn.ckpt [--result_path=out/]
 """
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `common`
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from common.imgio import ImageError, list_images, read_image, write_image  # noqa: E402
-from common.imresize import imresize  # noqa: E402
-from src.dataset import check_unique_names  # noqa: E402
-from src.model_utils.config import load_config  # noqa: E402
-from src.utils import compose_sr, load_network, ms_predictor, output_dir, run_cli, setup_device, y_of  # noqa: E402
+from common.cli import run_cli
+from common.imgio import ImageError, list_images, read_image, write_image
+from common.imresize import imresize
+from src.dataset import check_unique_names
+from src.model_utils.config import load_config
+from src.utils import compose_sr, load_network, ms_predictor, output_dir, setup_device, y_of
 
 
 def upscale(predict, img, scale):

@@ -1,13 +1,13 @@
-"""Fixtures for the MindSpore SRCNN tests: the model's modules, with its `src` package kept local.
+"""Fixtures for the MindSpore SRCNN tests: the model's modules, imported as its entry scripts import them.
 
-mindspore/srcnn/src is a package named `src`, as in the MindSpore model zoo, and other models may
-have one too. The `srcnn` fixture imports this model's modules with mindspore/srcnn first on
-sys.path and loads the entry scripts by path under unique names; afterwards sys.path is restored and
-the `src` modules are swapped out of sys.modules, and swapped back in only while the test modules
-of this folder run. Nothing of this model leaks into other tests.
+This group runs in an interpreter of its own (tools/run_tests.py), so the model folder goes first on
+sys.path, once, and its modules keep the names of the MindSpore model zoo layout: the package `src`
+(src.utils, src.dataset, ...) and the entry scripts as top-level modules (`train`, `eval`, `test`, ...;
+bench.py imports `train` so too). MindSpore's graph compiler finds a Cell's module by that name.
 """
 import importlib
-import importlib.util
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -15,41 +15,31 @@ import numpy as np
 import pytest
 
 from common import paths
-from tests.model_modules import ModelModules
 
 SRCNN_DIR = paths.REPO_ROOT / 'mindspore' / 'srcnn'
 SRC_MODULES = ['srcnn', 'utils', 'dataset', 'create_dataset', 'metric', 'train_log', 'model_utils.config', 'distributed']
 ENTRY_SCRIPTS = ['train', 'eval', 'test', 'export', 'eval_onnx', 'preprocess', 'infer_mindir', 'postprocess']
 
+sys.path.insert(0, str(SRCNN_DIR))
 
-OURS = ModelModules(['src'], [SRCNN_DIR])
 
-
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(f'mindspore_srcnn_{name}', SRCNN_DIR / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _import(name):
+    """Import a module of the model folder, refusing a namesake from elsewhere (e.g. Python's own `test`)."""
+    module = importlib.import_module(name)
+    if SRCNN_DIR not in Path(module.__file__).resolve().parents:
+        raise ImportError(f'{name} was imported from {module.__file__}, not from {SRCNN_DIR}')
     return module
 
 
 @pytest.fixture(scope='session')
 def srcnn():
-    """Namespace of the model's modules: srcnn.utils, srcnn.train, srcnn.eval, ..."""
-    with OURS.active():
-        ns = SimpleNamespace()
-        for name in SRC_MODULES:
-            setattr(ns, name.split('.')[-1], importlib.import_module(f'src.{name}'))
-        for name in ENTRY_SCRIPTS:
-            setattr(ns, name, _load_script(name))
+    """Namespace of the model's modules: srcnn.utils, srcnn.config, srcnn.train, srcnn.eval, ..."""
+    ns = SimpleNamespace()
+    for name in SRC_MODULES:
+        setattr(ns, name.split('.')[-1], _import(f'src.{name}'))
+    for name in ENTRY_SCRIPTS:
+        setattr(ns, name, _import(name))
     return ns
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _srcnn_src_package(srcnn):
-    """During each test module here, `src` is this model's package (MindSpore's graph compiler
-    resolves a Cell's module by name, so it must be importable while the tests run)."""
-    with OURS.active(with_path=False):
-        yield
 
 
 @pytest.fixture(scope='session')

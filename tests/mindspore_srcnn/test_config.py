@@ -27,11 +27,22 @@ def test_overrides_take_the_type_of_the_default(srcnn):
     assert cfg.file_name == 'out/model'
 
 
+def test_flags_are_parsed_by_common_cli_as_for_every_model(srcnn):
+    """Booleans through common.cli.str2bool (`--resume=yes` works as for RCAN), ints through int_flag."""
+    cfg = srcnn.config.load_config(['--resume=yes', '--save_checkpoint=0', '--overwrite=on', '--record_ranks=FALSE',
+                                    '--max_steps=1e3', '--epoch_size=20.0'])
+    assert (cfg.resume, cfg.save_checkpoint, cfg.overwrite, cfg.record_ranks) == (True, False, True, False)
+    assert (cfg.max_steps, cfg.epoch_size) == (1000, 20) and isinstance(cfg.max_steps, int)
+
+
 @pytest.mark.parametrize('argv, expected', [
     (['--learning_rate=0.1'], "unknown option '--learning_rate'"),
     (['--lr'], '--lr: expected one argument'),
-    (['--batch_size=sixteen'], "--batch_size expects an int, got 'sixteen'"),
-    (['--save_checkpoint=yes'], "--save_checkpoint expects True or False, got 'yes'"),
+    (['--batch_size=sixteen'], "--batch_size: expected an integer, got 'sixteen'"),
+    (['--max_steps=1.5'], "--max_steps: expected a whole number, got '1.5'"),
+    (['--lr=fast'], "--lr: expected a number, got 'fast'"),
+    (['--save_checkpoint=maybe'], "--save_checkpoint: expected True or False, got 'maybe'"),
+    (['--resume=Ture'], "--resume: expected True or False, got 'Ture'"),
     (['--ep=3'], "unknown option '--ep'"),          # no prefix matching of epoch_size
     (['stray'], "unknown option 'stray'"),
 ])
@@ -67,6 +78,26 @@ def test_a_config_file_is_checked_against_config_yaml(srcnn, tmp_path, edit, exp
     with pytest.raises(srcnn.config.ConfigError) as err:
         srcnn.config.load_config([f'--config_path={bad}'])
     assert str(err.value) == f'{bad}: {expected}'
+
+
+@pytest.mark.parametrize('edit, key, value', [
+    (('lr: 0.0001', 'lr: 1e-4'), 'lr', 0.0001),               # YAML reads 1e-4 as text; --lr=1e-4 is a number
+    (('lr: 0.0001', 'lr: 1'), 'lr', 1.0),                     # an int for a float key, as --lr=1 gives
+    (('max_steps: 0', 'max_steps: 1e3'), 'max_steps', 1000),
+    (('resume: False', 'resume: "yes"'), 'resume', True),
+    (('save_checkpoint: True', 'save_checkpoint: "off"'), 'save_checkpoint', False),
+])
+def test_config_file_text_is_read_like_the_flag(srcnn, tmp_path, edit, key, value):
+    text = (SRCNN_DIR / 'config.yaml').read_text()
+    assert edit[0] in text
+    mine = tmp_path / 'mine.yaml'
+    mine.write_text(text.replace(edit[0], edit[1], 1))
+    got = getattr(srcnn.config.load_config([f'--config_path={mine}']), key)
+    assert got == value and type(got) is type(value)
+    with pytest.raises(srcnn.config.ConfigError) as err:       # text the flag refuses is refused, naming the key
+        mine.write_text(text.replace(edit[0], f'{key}: "fast"', 1))
+        srcnn.config.load_config([f'--config_path={mine}'])
+    assert str(err.value).startswith(f"{mine}: key '{key}' must be ")
 
 
 def test_a_bad_config_file_exits_2_before_training(tmp_path):
@@ -117,3 +148,30 @@ def test_precision_settings_per_device(srcnn, target, level, scaled):
     assert srcnn.utils.loss_scale_manager('O3', 'CPU') is None
     with pytest.raises(srcnn.config.ConfigError, match='--amp_level'):
         srcnn.utils.resolve_amp_level('fp16', target)
+
+
+def test_bench_trials_are_config_keys_through_the_harness(srcnn, tmp_path):
+    import importlib
+
+    from common.bench import apply_trial
+    bench = importlib.import_module('bench')
+    preset, trial = apply_trial(bench.load_preset(), 40, 5, ['lr=0.001'], steps_keys=('max_steps',))
+    cfg = srcnn.config.load_config(bench.preset_argv(preset, tmp_path))
+    assert (cfg.max_steps, cfg.seed, cfg.lr, cfg.device_target) == (40, 5, 0.001, 'CPU')
+    assert cfg.data_path == str(tmp_path / 'mindrecord') and trial['set'] == {'lr': 0.001}
+
+
+def test_the_mindspore_yardstick_runs_in_graph_mode_and_leaves_nchw_the_only_cpu_format(monkeypatch):
+    import importlib
+
+    import mindspore as ms
+
+    from common import bench as harness
+    for key in ('batch', 'height', 'width'):
+        monkeypatch.setitem(harness.YARDSTICK, key, 2 if key == 'batch' else 8)
+    yardstick = importlib.import_module('src.yardstick')
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    for mode in ('train', 'infer'):
+        stick = yardstick.dense_conv(mode, seconds=0.02)
+        assert stick['layout'] == 'NCHW' and stick['measured']['NHWC'] is None and stick['gflops'] > 0
+    assert ms.get_context('mode') == ms.PYNATIVE_MODE                   # restored

@@ -23,7 +23,7 @@ from tests.cluster_runs import LATE_RANK, survivors
 
 SCRIPTS = paths.REPO_ROOT / 'mindspore' / 'srcnn' / 'scripts'
 CPU_SCRIPT = SCRIPTS / 'run_distribute_train_cpu.sh'
-ENV = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(paths.REPO_ROOT))
+ENV = dict({k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}, PYTHON=sys.executable)
 FLAGS = ['--epoch_size=2', '--batch_size=4', '--lr=0.002', '--save_checkpoint_steps=2', '--num_parallel_workers=1']
 PATCHES = 44                                   # records_dir: two tiny photos, stride 11
 

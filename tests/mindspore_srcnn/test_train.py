@@ -120,9 +120,9 @@ def _weights(path):
 def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(records_dir, tmp_path):
     """A real SIGKILL in the middle of an epoch; --resume=True then ends with the same weights,
     Adam moments and lr as a run that was never interrupted."""
-    env = dict(os.environ, PYTHONPATH=str(paths.REPO_ROOT))
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}       # as a user runs it, from anywhere
     full = tmp_path / 'full'
-    subprocess.run(_train_cmd(records_dir, full), check=True, env=env, capture_output=True, timeout=300)
+    subprocess.run(_train_cmd(records_dir, full), check=True, env=env, capture_output=True, timeout=300, cwd=tmp_path)
 
     killed = tmp_path / 'killed'
     proc = subprocess.Popen(_train_cmd(records_dir, killed), env=env, stdout=subprocess.DEVNULL,

@@ -20,17 +20,22 @@ import os
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parents[1])]
+if __name__ == '__main__' and not __package__:
+    # `python src/create_dataset.py` (the reference's command) runs this file outside its package, with
+    # src/ first on sys.path, while the `src` package lives in the model folder above it. The other entry
+    # scripts sit in the model folder itself and need no such line.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import numpy as np
+from tqdm import tqdm
 
-from common.data import sliding_patches  # noqa: E402
+from common.cli import run_cli
+from common.data import sliding_patches
+from common.fileio import check_disjoint
 from common.imgio import IMAGE_EXTS, ImageError, read_image
-from common.fileio import check_disjoint# noqa: E402
-from src.dataset import META_NAME, MINDRECORD_NAME, NUM_SHARDS, shard_names  # noqa: E402
-from src.model_utils.config import ConfigError, load_config  # noqa: E402
-from src.utils import building_output, output_dir, prepare_pair, replaceable_dir, run_cli  # noqa: E402
+from src.dataset import META_NAME, MINDRECORD_NAME, NUM_SHARDS, shard_names
+from src.model_utils.config import ConfigError, load_config
+from src.utils import building_output, output_dir, prepare_pair, replaceable_dir
 
 
 def list_source_images(src_folder):

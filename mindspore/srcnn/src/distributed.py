@@ -13,13 +13,12 @@ every rank makes itself are compared through :func:`every_rank`. Either way a ba
 rank with the same one line, each printed before any rank exits
 (``common.distributed.exit_together``).
 """
-import hashlib
 import os
 
 import numpy as np
 
 __all__ = ['SIZE_VARIABLES', 'planned_group', 'init_distributed', 'gather_object', 'agree', 'every_rank',
-           'all_mean', 'weights_digest']
+           'all_mean']
 
 # The job size as each launcher exports it: msrun, the rank-table scripts, Open MPI.
 SIZE_VARIABLES = ('MS_WORKER_NUM', 'RANK_SIZE', 'OMPI_COMM_WORLD_SIZE')
@@ -116,12 +115,3 @@ def all_mean(value, size):
     total = ms.ops.AllReduce()(ms.Tensor(np.array([value], np.float32)))
     return float(total.asnumpy()[0]) / size
 
-
-def weights_digest(net):
-    """SHA-256 of a network's parameters (names, shapes, bytes): equal replicas, equal digests."""
-    h = hashlib.sha256()
-    for p in net.get_parameters():
-        data = p.asnumpy()
-        h.update(f'{p.name}{data.shape}{data.dtype}'.encode())
-        h.update(np.ascontiguousarray(data).tobytes())
-    return h.hexdigest()

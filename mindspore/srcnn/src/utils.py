@@ -1,4 +1,4 @@
-"""Helpers shared by the entry scripts: the Y-channel pipeline, device setup, checkpoints, CLI errors.
+"""Helpers shared by the entry scripts: the Y-channel pipeline, device setup, checkpoints, output folders, tiles.
 
 The image pipeline is the reference's, built from `common/`: HR = modcrop(image, scale);
 LR = MATLAB bicubic downscale (or a given LR image); network input = Y of the MATLAB-bicubic
@@ -8,7 +8,6 @@ image's Cb/Cr, converted back to BGR and quantised to uint8.
 import contextlib
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -16,14 +15,14 @@ import mindspore as ms
 import numpy as np
 
 from common.color import bgr2ycbcr, to_y_channel, ycbcr2bgr
+from common.config import ConfigError
 from common.data import bicubic_lr, modcrop
-from common.imgio import ImageError, float2uint8
 from common.fileio import building_dir
+from common.imgio import ImageError, float2uint8
 from common.imresize import imresize
 from common.inference import tile_layout
 from common.runs import check_output_dir
 from common.runs import make_output_dir as runs_make_output_dir
-from src.model_utils.config import ConfigError
 from src.srcnn import SRCNN
 
 DEVICES = ('Ascend', 'GPU', 'CPU')
@@ -383,33 +382,3 @@ def static_predictor(run, height, width):
             paste_tile(out, pred, tile)
         return out
     return predict
-
-
-# --- command line -----------------------------------------------------------------------------
-
-def error_line(err):
-    """The one line an expected failure prints after 'error: '.
-
-    An OSError raised by the system (no message of ours) reads '<file>: <reason>'.
-    """
-    if isinstance(err, OSError) and err.strerror and err.filename is not None:
-        target = f'{err.filename} -> {err.filename2}' if err.filename2 else f'{err.filename}'
-        return f'{target}: {err.strerror}'
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def run_cli(main):
-    """Run `main()`; expected failures print one 'error: ...' line and exit with status 2.
-
-    Expected failures: bad flags or configuration (ConfigError, ValueError), bad images (ImageError)
-    and file system errors (OSError: missing files, full disk, no permission, ...).
-    """
-    try:
-        main()
-    except (ConfigError, ImageError, OSError, ValueError) as err:
-        print(f'error: {error_line(err)}', file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print('error: interrupted', file=sys.stderr)
-        sys.exit(130)
