@@ -18,7 +18,7 @@ A record is a plain dict, saved as JSON under `results/`::
         ...
       ],
       "train": {...},   # e.g. seconds, steps, epochs, final_loss, images_per_sec
-      "speed": {...}    # e.g. infer_ms_per_image, conv_efficiency
+      "speed": {...}    # e.g. infer_ms_per_image, train_efficiency, infer_efficiency, yardstick
     }
 
 README tables are rendered from records between `<!-- results:begin -->` and `<!-- results:end -->`,
@@ -78,7 +78,7 @@ def portable_path(value):
 
 
 def hardware_info():
-    """Describe this machine: CPU model, core count, memory, OS and Python version."""
+    """Describe this machine: CPU model, core count, memory, OS, Python version, load and OpenMP wait policy."""
     cpu = platform.processor() or platform.machine()
     try:
         with open('/proc/cpuinfo', encoding='utf-8') as f:
@@ -99,7 +99,8 @@ def hardware_info():
     except OSError:
         load = None
     return {'cpu': cpu, 'cores': cores, 'memory_gib': memory_gib, 'accelerator': 'none',
-            'platform': platform.platform(), 'python': platform.python_version(), 'load_avg': load}
+            'platform': platform.platform(), 'python': platform.python_version(), 'load_avg': load,
+            'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY')}
 
 
 def _git_commit():
@@ -260,7 +261,8 @@ def render_results_table(records):
     same record, i.e. measured in the same run: 'bicubic', or the record's ``'baseline'`` (e.g.
     'identity' for an enhancement model, the input itself). A record's ``'tables'`` (a list of
     ``{'title', 'columns': [{'name', 'fmt'}], 'rows': [[value, ...]]}``) are rendered after it, each
-    value with its column's format (None as '-').
+    value with its column's format (None as '-'), after the speed table of a record that trained or
+    holds the speed fields (:func:`speed_table`).
     """
     baseline = records[0].get('baseline', 'bicubic') if records else 'bicubic'
     lines = [f'| Method | Dataset | Scale | PSNR (dB) | SSIM | vs {baseline} (dB) | Protocol |',
@@ -279,6 +281,8 @@ def render_results_table(records):
                 f"{'+' + _fmt(gain, 2) if gain is not None and gain >= 0 else _fmt(gain, 2)} | "
                 f"{ev['protocol']['label']} |")
         notes.append(_provenance(rec))
+        if rec.get('train') or any(k in (rec.get('speed') or {}) for k in SPEED_KEYS):
+            extra.append(_render_extra(speed_table(rec)))
         extra.extend(_render_extra(table) for table in rec.get('tables', []))
     return '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n' + ''.join('\n' + t for t in extra)
 
@@ -292,6 +296,31 @@ def _render_extra(table):
                  for v, c in zip(row, cols)]
         out.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(out) + '\n'
+
+
+SPEED_KEYS = ('train_efficiency', 'infer_efficiency')
+
+
+def speed_table(rec):
+    """The record's two efficiencies against the yardstick, as a table for :func:`_render_extra`.
+
+    Rows: training (forward + backward) and inference (forward): the model's GFLOP/s, the dense
+    convolution's in the same process just before, their ratio, the convolution's layout and precision,
+    and what was timed. A record made before these fields existed shows '-'.
+    """
+    speed = rec.get('speed') or {}
+    yard = speed.get('yardstick') or {}
+    rows = []
+    for mode, what in (('train', 'training (forward + backward)'), ('infer', 'inference (forward)')):
+        layout = (yard.get('layout') or {}).get(mode)
+        rows.append([what, speed.get(f'{mode}_gflops'), yard.get(f'{mode}_gflops'), speed.get(f'{mode}_efficiency'),
+                     f"{layout}, {yard.get('precision')}" if layout else None, speed.get(f'{mode}_timed')])
+    return {'title': 'Speed against the yardstick, a dense 3x3 64->64 convolution of the same framework timed in the '
+                     'same process just before (docs/protocol.md, "Speed yardstick"):',
+            'columns': [{'name': 'what'}, {'name': 'model GFLOP/s', 'fmt': '.1f'},
+                        {'name': 'dense conv GFLOP/s', 'fmt': '.1f'}, {'name': 'efficiency', 'fmt': '.2f'},
+                        {'name': 'dense conv layout, precision'}, {'name': 'timed'}],
+            'rows': rows}
 
 
 def _provenance(rec):
@@ -311,27 +340,38 @@ def _provenance(rec):
     speed = rec.get('speed') or {}
     if 'infer_ms_per_image' in speed:
         parts.append(f"inference {speed['infer_ms_per_image']:.1f} ms/image")
-    if 'conv_efficiency' in speed:
-        parts.append(f"conv efficiency {100 * speed['conv_efficiency']:.0f}% of dense conv")
+    if hw.get('omp_wait_policy'):
+        parts.append(f"OMP_WAIT_POLICY={hw['omp_wait_policy']}")
     commit = (rec.get('git_commit') or '')[:10]
     if commit:
         parts.append(f'code {commit}')
     return '- ' + '; '.join(parts) + '.'
 
 
-def replace_between_markers(text, block, where='README'):
-    """Replace what stands between the results markers in `text` with `block`."""
-    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+def replace_between_markers(text, block, where='README', markers=(BEGIN_MARK, END_MARK)):
+    """Replace what stands between the results markers (or the given pair) in `text` with `block`."""
+    begin, end_mark = markers
+    start, end = text.find(begin), text.find(end_mark)
     if start < 0 or end < start:
-        raise ValueError(f'{where} has no {BEGIN_MARK} ... {END_MARK} block to regenerate')
-    return text[:start + len(BEGIN_MARK)] + '\n' + block.rstrip('\n') + '\n' + text[end:]
+        raise ValueError(f'{where} has no {begin} ... {end_mark} block to regenerate')
+    return text[:start + len(begin)] + '\n' + block.rstrip('\n') + '\n' + text[end:]
+
+
+def update_block(path, block, markers=(BEGIN_MARK, END_MARK)):
+    """Regenerate the block between `markers` of a document (atomically); returns its new text."""
+    path = Path(path)
+    text = path.read_text(encoding='utf-8')
+    new = replace_between_markers(text, block, where=str(path), markers=markers)
+    if new != text:
+        atomic_write_text(path, new)
+    return new
 
 
 def update_readme(readme_path, records):
     """Regenerate the results block of a README from result records (atomically)."""
-    readme_path = Path(readme_path)
-    text = readme_path.read_text(encoding='utf-8')
-    new = replace_between_markers(text, render_results_table(records), where=str(readme_path))
-    if new != text:
-        atomic_write_text(readme_path, new)
-    return new
+    return update_block(readme_path, render_results_table(records))
+
+
+def render_record(record):
+    """:func:`render_results_table` of one record (the registry's default renderer)."""
+    return render_results_table([record])

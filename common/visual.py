@@ -64,3 +64,25 @@ def side_by_side(panels, labels, path, box=None, zoom=1, gap=4):
         out = np.hstack([out, spacer, tile])
     write_image(path, out)
     return out
+
+
+def write_comparison(path, panels, labels, crop=64, zoom=3):
+    """Write the most detailed ``crop`` x ``crop`` window of the last panel (the reference) from every panel.
+
+    Panels are cut to the size they share first (a model may return an image a few pixels smaller
+    than HR), so the crop shows the same pixels in each.
+
+    Args:
+        path (str | Path): PNG to write.
+        panels (list[np.ndarray]): BGR uint8 images, e.g. [bicubic, model, HR].
+        labels (list[str]): One label per panel.
+        crop (int): Side of the window (pixels before zooming). Default: 64.
+        zoom (int): Nearest-neighbour magnification. Default: 3.
+
+    Returns:
+        np.ndarray: The composed image.
+    """
+    h = min(p.shape[0] for p in panels)
+    w = min(p.shape[1] for p in panels)
+    panels = [np.ascontiguousarray(p[:h, :w]) for p in panels]
+    return side_by_side(panels, labels, path, box=detail_box(panels[-1], crop), zoom=zoom)

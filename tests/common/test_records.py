@@ -139,3 +139,31 @@ def test_save_record_removes_dead_temps_of_its_file(tmp_path):
     (tmp_path / f'.other.json.{dead}.0123abcd.tmp').write_text('')                   # someone else's
     records.save_record(_record(), tmp_path / 'r.json')
     assert sorted(os.listdir(tmp_path)) == [f'.other.json.{dead}.0123abcd.tmp', 'r.json']
+
+
+def test_speed_table_renders_the_two_efficiencies_and_dashes_for_old_records(monkeypatch):
+    monkeypatch.setenv('OMP_WAIT_POLICY', 'PASSIVE')
+    rec = _record()
+    assert rec['hardware']['omp_wait_policy'] == 'PASSIVE'
+    rec['speed'] = {'train_gflops': 60.0, 'train_efficiency': 0.5, 'train_timed': 'the training',
+                    'infer_gflops': 30.0, 'infer_efficiency': 0.25, 'infer_timed': 'Set5 x2, whole images',
+                    'yardstick': {'train_gflops': 120.0, 'infer_gflops': 120.0, 'precision': 'fp32',
+                                  'layout': {'train': 'channels_last', 'infer': 'nchw'}}}
+    table = records.render_results_table([rec])
+    assert '| training (forward + backward) | 60.0 | 120.0 | 0.50 | channels_last, fp32 | the training |' in table
+    assert '| inference (forward) | 30.0 | 120.0 | 0.25 | nchw, fp32 | Set5 x2, whole images |' in table
+    assert 'OMP_WAIT_POLICY=PASSIVE' in table
+    rec['speed'] = {'conv_efficiency': 0.7, 'dense_conv_gflops': 90.0}          # a record of before the yardstick
+    old = records.render_results_table([rec])
+    assert '| training (forward + backward) | - | - | - | - | - |' in old and 'conv efficiency' not in old
+    rec['train'], rec['speed'] = {}, {'eval_seconds': 1.0}                      # no training: no speed table
+    assert 'yardstick' not in records.render_results_table([rec])
+
+
+def test_update_block_with_other_markers(tmp_path):
+    doc = tmp_path / 'doc.md'
+    doc.write_text('a\n<!-- x:begin -->\nold\n<!-- x:end -->\nb\n')
+    records.update_block(doc, 'new', markers=('<!-- x:begin -->', '<!-- x:end -->'))
+    assert doc.read_text() == 'a\n<!-- x:begin -->\nnew\n<!-- x:end -->\nb\n'
+    with pytest.raises(ValueError, match=r'doc\.md has no <!-- results:begin -->'):
+        records.update_block(doc, 'new')

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from common.imgio import read_image
-from common.visual import detail_box, side_by_side
+from common.visual import detail_box, side_by_side, write_comparison
 
 
 def test_detail_box_finds_the_textured_window():
@@ -33,3 +33,14 @@ def test_side_by_side_rejects_mismatched_panels(tmp_path):
     with pytest.raises(ValueError, match='float32'):
         side_by_side([np.zeros((4, 4, 3), np.float32)], ['a'], tmp_path / 'x.png')
     assert not (tmp_path / 'x.png').exists()
+
+
+def test_write_comparison_cuts_panels_to_their_common_size_and_crops_the_reference(tmp_path):
+    hr = np.full((40, 50, 3), 128, np.uint8)
+    hr[20:36, 30:46] = np.random.default_rng(0).integers(0, 255, (16, 16, 3))      # the detail to show
+    sr = hr[:38, :48]                                                             # a model 2 px short
+    out = write_comparison(tmp_path / 'c.png', [hr, sr, hr], ['bicubic', 'model', 'HR'], crop=16, zoom=2)
+    assert out.shape == (22 + 32, 3 * 32 + 2 * 4, 3)
+    assert np.array_equal(out[22:, :32], out[22:, -32:])                          # the same window in each
+    assert out[22:, :32].std() > 20                                               # and it is the textured one
+    assert (tmp_path / 'c.png').is_file()
