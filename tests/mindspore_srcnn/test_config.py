@@ -170,8 +170,12 @@ def test_the_mindspore_yardstick_runs_in_graph_mode_and_leaves_nchw_the_only_cpu
     for key in ('batch', 'height', 'width'):
         monkeypatch.setitem(harness.YARDSTICK, key, 2 if key == 'batch' else 8)
     yardstick = importlib.import_module('src.yardstick')
+    before = ms.get_context('mode')
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    for mode in ('train', 'infer'):
-        stick = yardstick.dense_conv(mode, seconds=0.02)
-        assert stick['layout'] == 'NCHW' and stick['measured']['NHWC'] is None and stick['gflops'] > 0
-    assert ms.get_context('mode') == ms.PYNATIVE_MODE                   # restored
+    try:
+        for mode in ('train', 'infer'):
+            stick = yardstick.dense_conv(mode, seconds=0.02)
+            assert stick['layout'] == 'NCHW' and stick['measured']['NHWC'] is None and stick['gflops'] > 0
+        assert ms.get_context('mode') == ms.PYNATIVE_MODE               # restored
+    finally:
+        ms.set_context(mode=before)

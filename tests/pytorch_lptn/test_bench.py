@@ -1,13 +1,22 @@
-"""The bench's presets are valid options, and its tables render from a record."""
+"""The bench's presets are valid options, its trials reach both trainings, and its tables render from a record."""
+from common import bench as harness
 from common import records
 
 
 def test_bench_presets_are_valid_options(lptn, tmp_path):
-    for preset, cfg in lptn.bench.BENCH.items():
+    for name in lptn.bench.TRAININGS:
+        cfg = lptn.bench.BENCH[name]
         args, opt = lptn.train.parse_options(['-opt', str(lptn.bench.TRAIN_YML / cfg['yml']), '--root', str(tmp_path),
-                                              '--force_yml', *lptn.bench.bench_overrides(preset, tmp_path, cfg['iters'])])
-        assert opt['train']['mode'] == preset and opt['train']['total_iter'] == cfg['iters']
+                                              '--force_yml', *lptn.bench.bench_overrides(cfg, name, cfg['iters'])])
+        assert opt['train']['mode'] == name and opt['train']['total_iter'] == cfg['iters']
         assert opt['datasets']['train']['batch_size_per_gpu'] == cfg['batch']
+
+
+def test_max_steps_and_seed_set_both_trainings(lptn):
+    preset, _ = harness.apply_trial(lptn.bench.BENCH, 3, 4, ['paired.lr=1e-3'], ('unpaired.iters', 'paired.iters'),
+                                    ('unpaired.seed', 'paired.seed'))
+    assert [preset[k]['iters'] for k in ('unpaired', 'paired')] == [3, 3]
+    assert [preset[k]['seed'] for k in ('unpaired', 'paired')] == [4, 4] and preset['paired']['lr'] == 1e-3
 
 
 def test_tables_render_from_the_record(lptn):
@@ -20,9 +29,30 @@ def test_tables_render_from_the_record(lptn):
     rec['train'] = {p: {'seconds': 100.0} for p in ('unpaired', 'paired')}
     rec['speed'] = {'test_speed': {'4K_fp32': dict(size=[3840, 2160], precision='fp32', num_img=2, times_per_img=3,
                                                    mean=3.0, p90=3.1, gflop_per_image=344.0, achieved_gflops=114.7,
-                                                   dense_conv_gflops=127.0, efficiency=0.9)}}
+                                                   dense_conv_gflops=127.0, dense_conv_layout='channels_last',
+                                                   efficiency=0.9)}}
     rec['tables'] = lptn.bench.render_tables(rec)
     text = records.render_results_table([rec])
     assert '| vs identity (dB) |' in text and '| LPTN (unpaired) | FiveK sample test (1 images) | x1 | 21.50 | 0.9000 | +2.50 |' in text
     assert '| LPTN (paired) |' in text and '| +7.00 |' in text
-    assert '| 3840x2160 | fp32 | 2 x 3 | 3.000 | 3.100 | 344.0 | 114.7 | 127.0 | 0.90 |' in text
+    assert '| 3840x2160 | fp32 | 2 x 3 | 3.000 | 3.100 | 344.0 | 114.7 | 127.0 | channels_last | 0.90 |' in text
+
+
+def test_speed_rows_time_each_precision_after_its_own_yardstick(lptn, monkeypatch):
+    import functools
+    import importlib
+
+    import numpy as np
+    monkeypatch.setitem(lptn.bench.SPEED, 'sizes', {'tiny': [48, 32]})
+    monkeypatch.setattr(lptn.bench.speed, 'dense_conv', functools.partial(lptn.bench.speed.dense_conv, seconds=0.02))
+    for key in ('batch', 'height', 'width'):
+        monkeypatch.setitem(harness.YARDSTICK, key, 2 if key == 'batch' else 8)
+    net_g = importlib.import_module('models.archs').define_network(
+        {'type': 'LPTN', 'nrb_low': 1, 'nrb_high': 1, 'num_high': 2}).eval()
+    img = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    rows, sticks = lptn.bench.speed_rows(net_g, [('a', img, img)])
+    assert set(rows) == set(sticks) == {'tiny_fp32', 'tiny_bf16'}
+    for key, row in rows.items():
+        assert sticks[key]['precision'] == row['precision'] and sticks[key]['mode'] == 'infer'
+        assert row['dense_conv_gflops'] == sticks[key]['gflops'] and row['dense_conv_layout'] == sticks[key]['layout']
+        assert row['efficiency'] == row['achieved_gflops'] / row['dense_conv_gflops'] and row['size'] == [48, 32]

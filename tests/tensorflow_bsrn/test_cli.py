@@ -59,10 +59,27 @@ def test_help_of_every_entry_point(bsrn, capsys):
 
 
 def test_bench_trial_overrides_are_preset_keys_and_reach_the_flags(bsrn, tmp_path):
-    argv = bsrn.bench.preset_argv(tmp_path, 100, bsrn.bench.parse_overrides(['bsrn_recursion_frequency=2']))
+    from common.bench import apply_trial
+    preset, _ = apply_trial(bsrn.bench.PRESET, 100, overrides=['bsrn_recursion_frequency=2'], steps_keys=('max_steps',))
+    argv = bsrn.bench.preset_argv(tmp_path, preset)
     assert '--bsrn_recursion_frequency=2' in argv and '--max_steps=100' in argv
     assert '--bsrn_learning_rate_decay_steps=80' in argv                  # a trial keeps the drop at 80%
+    assert '--bsrn_learning_rate_decay_steps=5280' in bsrn.bench.preset_argv(tmp_path, bsrn.bench.PRESET)
     with pytest.raises(ValueError, match=r'^--set bsrn_lr=1: expected KEY=VALUE with KEY one of the preset keys'):
-        bsrn.bench.parse_overrides(['bsrn_lr=1'])
-    with pytest.raises(ValueError, match=r'^--set seed: expected KEY=VALUE'):
-        bsrn.bench.parse_overrides(['seed'])
+        apply_trial(bsrn.bench.PRESET, overrides=['bsrn_lr=1'])
+    args = bsrn.train.build_parser().parse_args(argv)
+    assert args.max_steps == 100 and args.bsrn_recursion_frequency == 2
+
+
+def test_the_tf_yardstick_measures_both_data_formats_and_keeps_the_faster(bsrn, monkeypatch):
+    from common import bench as harness
+    from tfzoo import speed
+    from tfzoo.session import session_config
+    for key in ('batch', 'height', 'width'):
+        monkeypatch.setitem(harness.YARDSTICK, key, 2 if key == 'batch' else 8)
+    for mode in ('train', 'infer'):
+        stick = speed.dense_conv(session_config(intra_op_threads=1, inter_op_threads=1), mode, seconds=0.02)
+        assert set(stick['measured']) == {'NHWC', 'NCHW'} and stick['measured']['NHWC'] > 0   # NCHW: oneDNN only
+        assert stick['gflops'] == max(v for v in stick['measured'].values() if v) and stick['mode'] == mode
+    with pytest.raises(ValueError, match="measured in fp32, got 'bf16'"):
+        speed.dense_conv(None, 'infer', 'bf16')

@@ -1,0 +1,71 @@
+"""The PyTorch side of the speed yardstick (docs/protocol.md, "Speed yardstick").
+
+:func:`dense_conv` times the yardstick convolution (``common.bench.YARDSTICK``: 3x3, 64 -> 64 channels,
+batch 16 x 64 x 64) in both memory layouts PyTorch offers for it on the CPU, NCHW and channels-last, in
+the precision asked, and keeps the faster (``common.bench.yardstick``), so that no model looks efficient
+against a slow reference. It runs in the bench's own process, with its threads, just before the section
+it is compared with, and leaves the global random state as it found it.
+"""
+import contextlib
+import functools
+
+import torch
+
+from common.bench import YARDSTICK, yardstick
+from common.timing import best_calls_per_second
+
+__all__ = ['LAYOUTS', 'dense_conv']
+
+LAYOUTS = {'nchw': torch.contiguous_format, 'channels_last': torch.channels_last}
+DTYPES = {'fp32': None, 'bf16': torch.bfloat16}
+
+
+def _calls_per_second(mode, precision, memory_format, seconds):
+    y = YARDSTICK
+    shape = (y['batch'], y['channels'], y['height'], y['width'])
+    conv = torch.nn.Conv2d(y['channels'], y['channels'], y['kernel'], padding=y['kernel'] // 2)
+    conv = conv.to(memory_format=memory_format)
+    x = torch.rand(shape).to(memory_format=memory_format)
+    dtype = DTYPES[precision]
+
+    def autocast():
+        return torch.autocast('cpu', dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+    if mode == 'infer':
+        def once():
+            with torch.no_grad(), autocast():
+                conv(x)
+    else:
+        x.requires_grad_()
+        # A dense gradient in the same layout: ``.sum().backward()`` would hand the backward
+        # convolutions a stride-0 gradient, and time a slower path.
+        grad = torch.rand(shape).to(dtype=dtype or torch.float32, memory_format=memory_format)
+
+        def once():
+            conv.zero_grad(set_to_none=True)
+            x.grad = None
+            with autocast():
+                out = conv(x)
+            out.backward(grad)
+    return best_calls_per_second(once, seconds=seconds)
+
+
+def dense_conv(mode, precision='fp32', seconds=1.0):
+    """The yardstick's GFLOP/s in this process: forward + backward ('train') or forward ('infer').
+
+    Args:
+        mode (str): 'train' or 'infer'.
+        precision (str): 'fp32', or 'bf16' (CPU autocast). Default: 'fp32'.
+        seconds (float): Each of the 3 timing windows per layout (the fastest counts). Default: 1.0.
+
+    Returns:
+        dict: ``common.bench.fastest``'s figure: gflops, layout ('nchw' or 'channels_last'), precision
+        and every layout's GFLOP/s under 'measured'.
+    """
+    if precision not in DTYPES:
+        raise ValueError(f'yardstick precision must be one of {", ".join(DTYPES)}, got {precision!r}')
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return yardstick(mode, precision, {name: functools.partial(_calls_per_second, mode, precision, fmt, seconds)
+                                           for name, fmt in LAYOUTS.items()},
+                         f'torch {torch.__version__}, threads {torch.get_num_threads()}')
