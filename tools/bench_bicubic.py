@@ -1,21 +1,21 @@
 """The `bicubic` bench: the no-training baseline every model is compared with.
 
-Upscales each test set's LR images with common.imresize (MATLAB bicubic) and scores them by the
-published protocol (Y of BT.601, crop = scale). On the real Set5 (where ../shared/data exists) it
+Upscales the LR images of every model bench's test sets (common.bench.benchmark_sets) with
+common.imresize (MATLAB bicubic) and scores them by the published protocol (Y of BT.601,
+crop = scale). On the real Set5 (where ../shared/data exists) it
 also scores the RCAN authors' own SR outputs and compares every image with the authors' MATLAB table
 (`SR_RCAN/PSNR_SSIM_matlab.txt`; means 38.27 / 34.74 / 32.63 dB) in every bench run: a PSNR off by
 more than 1e-6 dB or an SSIM off by more than 1e-6 fails the bench (exit code 1, no record written).
 
     python -m tools.bench_bicubic --out results/bicubic_bench.json
 """
-import argparse
 import re
 import time
 from pathlib import Path
 
 from common import paths, records
-from common.imgio import list_images, read_image
-from common.imresize import imresize
+from common.bench import benchmark_sets, bicubic_pairs, load_set5_layout
+from common.cli import FlagParser, run_cli
 from common.metrics import evaluate_pairs, protocol
 from common.sample_data import ensure_sample_data
 
@@ -79,40 +79,8 @@ def check_against_table(results, table, scale, where):
                              f"(differ by more than {SSIM_TOL:g})")
 
 
-def _stem(path, scale):
-    """'baby_LRBI_x2.png' -> 'baby' (the Set5 layout's tags removed)."""
-    return re.sub(rf'_[A-Za-z]+_x{scale}$', '', Path(path).stem)
-
-
-def load_set5_layout(root, scale, sr_dir=None):
-    """Yield (name, lr_or_sr, hr) from a Set5-layout folder: HR/x{s}, LR_bicubic/x{s} (or sr_dir)."""
-    hr = {_stem(p, scale): p for p in list_images(Path(root) / 'HR' / f'x{scale}')}
-    src_dir = Path(sr_dir) if sr_dir else Path(root) / 'LR_bicubic' / f'x{scale}'
-    src = {_stem(p, scale): p for p in list_images(src_dir)}
-    if sorted(hr) != sorted(src):
-        raise ValueError(f'{root}: HR and {src_dir.name} images differ: {sorted(set(hr) ^ set(src))}')
-    for name in sorted(hr):
-        yield name, read_image(src[name]), read_image(hr[name])
-
-
-def benchmark_sets(sample_dir=None):
-    """(name, Set5-layout root) of the benches' test sets: the real Set5 with the authors' LR inputs
-    where the shared data exist (a notice otherwise), then the held-out SampleTest."""
-    sets = []
-    if paths.set5_dir() is not None:
-        sets.append(('Set5', paths.set5_dir()))
-    else:
-        print('notice: shared Set5 not found (set SR_SHARED_DATA): evaluating SampleTest only', flush=True)
-    return sets + [('SampleTest', Path(sample_dir or paths.SAMPLE_DATA_DIR) / 'benchmark' / 'SampleTest')]
-
-
-def bicubic_pairs(root, scale):
-    """(name, bicubic-upscaled LR, HR) for every image of a Set5-layout folder."""
-    return [(name, imresize(lr, scale), hr) for name, lr, hr in load_set5_layout(root, scale)]
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = FlagParser(description=__doc__.split('\n\n')[0], allow_abbrev=False)
     parser.add_argument('--out', default='results/bicubic_bench.json', help='result record to write')
     parser.add_argument('--data', default=str(paths.SAMPLE_DATA_DIR),
                         help='sample data folder (built when missing). Default: %(default)s')
@@ -146,4 +114,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -1,7 +1,7 @@
 """Benchmark common.imresize and common.metrics.calculate_ssim against BasicSR 1.4.2 on a 2K image.
 
-    python -m tools.bench_imresize [--repeats 5] [--json results/imresize_bench.json]
-                                   [--docs docs/protocol.md] [--render_only]
+    python -m tools.bench --model imresize          # measure, write the record, render docs/protocol.md's table
+    python -m tools.bench_imresize [--repeats 5] [--out results/imresize_bench.json]   # the record alone
 
 The references are BasicSR 1.4.2's own files from its sdist on PyPI: ``utils/matlab_functions.py``
 (the torch-loop ``imresize``) and ``metrics/psnr_ssim.py`` (``calculate_ssim``, cv2.filter2D) with
@@ -20,11 +20,10 @@ Each implementation is warmed up (a quarter-size crop for imresize, one call for
 ``--repeats`` times back to back; the medians and their ratio are reported. The numba compile time
 of the fast paths is measured separately, in child processes with an empty numba cache.
 
-The result record (``common.records`` schema, timings under ``speed``) goes to ``--json``, and the
-speed table in ``--docs`` is rendered from it between the results markers; ``--render_only``
-re-renders the table from the committed record without measuring.
+The result record (``common.records`` schema, timings under ``speed``) goes to ``--out``; the speed table
+of docs/protocol.md is rendered from it between the results markers by ``python -m tools.bench`` (the
+registry entry ``imresize``; ``--render_only`` re-renders it without measuring).
 """
-import argparse
 import importlib.util
 import json
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from common import paths, records
+from common.cli import FlagParser, run_cli
 from common.imresize import imresize
 from common.metrics import calculate_ssim
 
@@ -56,7 +56,6 @@ CASES = (('down x2', 1 / 2), ('down x4', 1 / 4), ('up x2', 2))
 SIZE_2K = (1356, 2040)          # (H, W), the DIV2K validation size used for speed tables
 SSIM_CROP = 4
 DEFAULT_JSON = paths.RESULTS_DIR / 'imresize_bench.json'
-DEFAULT_DOCS = paths.REPO_ROOT / 'docs' / 'protocol.md'
 NOTE = ('wall-clock medians of one run on a 2-core machine shared with other jobs; both sides are measured '
         'in the same run, but the other jobs slow them unequally (common/ needs both cores for its threads), '
         'so the ratios vary from run to run')
@@ -75,7 +74,7 @@ print(json.dumps({'imresize_float32_sec': t1 - t0, 'ssim_sec': t2 - t1}))
 '''
 
 
-class BenchError(RuntimeError):
+class BenchError(ValueError):
     """A failure the CLI reports as one line."""
 
 
@@ -311,16 +310,6 @@ def render_speed_table(record):
     return '\n'.join(lines) + '\n\n- ' + '; '.join(notes) + '.\n- ' + note + '.\n'
 
 
-def update_docs(docs_path, record):
-    """Regenerate the speed table between the results markers of ``docs_path`` (atomically)."""
-    docs_path = Path(docs_path)
-    text = docs_path.read_text(encoding='utf-8')
-    new = records.replace_between_markers(text, render_speed_table(record), where=str(docs_path))
-    if new != text:
-        records.atomic_write_text(docs_path, new)
-    return new
-
-
 def _relative(path):
     """``path`` relative to the repository root when it lies inside it, for commands in records."""
     path = Path(path).resolve()
@@ -331,21 +320,15 @@ def _relative(path):
 
 
 def _parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog='python -m tools.bench_imresize',
+    parser = FlagParser(
+        prog='python -m tools.bench_imresize', allow_abbrev=False,
         description='Time common.imresize (down x2, down x4, up x2) and common.metrics.calculate_ssim '
-                    'against BasicSR 1.4.2 on a 2040x1356 RGB image; writes a result record and the '
-                    'speed table of docs/protocol.md.')
+                    'against BasicSR 1.4.2 on a 2040x1356 RGB image; writes a result record.')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per case and implementation (default: 5)')
     parser.add_argument('--cache', type=Path, default=paths.REPO_ROOT / '.cache' / 'basicsr',
                         help='where the BasicSR sdist is cached (default: .cache/basicsr)')
-    parser.add_argument('--json', type=Path, default=DEFAULT_JSON,
-                        help='result record to write, or to read with --render_only '
-                             '(default: results/imresize_bench.json)')
-    parser.add_argument('--docs', type=Path, default=DEFAULT_DOCS,
-                        help='document whose results block is regenerated (default: docs/protocol.md)')
-    parser.add_argument('--render_only', action='store_true',
-                        help='re-render the table in --docs from the --json record without measuring')
+    parser.add_argument('--out', type=Path, default=DEFAULT_JSON,
+                        help='result record to write (default: results/imresize_bench.json)')
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f'--repeats must be >= 1, got {args.repeats}')
@@ -354,34 +337,26 @@ def _parse_args(argv):
 
 def _command(args):
     cmd = f'python -m tools.bench_imresize --repeats {args.repeats}'
-    if args.json.resolve() != DEFAULT_JSON.resolve():
-        cmd += f' --json {_relative(args.json)}'
+    if args.out.resolve() != DEFAULT_JSON.resolve():
+        cmd += f' --out {_relative(args.out)}'
     return cmd
 
 
 def main(argv=None):
-    """Command-line entry point; returns the exit status."""
+    """Command-line entry point: measure and write the record."""
     args = _parse_args(argv)
-    try:
-        if args.render_only:
-            update_docs(args.docs, records.load_record(args.json))
-            print(f'rendered {_relative(args.docs)} from {_relative(args.json)}')
-            return 0
-        ref_module = load_reference(fetch_reference(args.cache))
-        ssim_module = load_ssim_reference(args.cache)
-        import numba
-        import torch
-        load_before = os.getloadavg()[0]
-        jit = measure_jit()
-        img = make_test_image()
-        print(f'image: skimage coffee enlarged to {img.shape[1]}x{img.shape[0]} RGB; median of {args.repeats} '
-              f'runs; torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, '
-              f'numba {numba.__version__}')
-        results = bench(ref_module, img, args.repeats)
-        ssim = bench_ssim(ssim_module, *make_ssim_pair(img), args.repeats)
-    except (BenchError, OSError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+    ref_module = load_reference(fetch_reference(args.cache))
+    ssim_module = load_ssim_reference(args.cache)
+    import numba
+    import torch
+    load_before = os.getloadavg()[0]
+    jit = measure_jit()
+    img = make_test_image()
+    print(f'image: skimage coffee enlarged to {img.shape[1]}x{img.shape[0]} RGB; median of {args.repeats} '
+          f'runs; torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, '
+          f'numba {numba.__version__}')
+    results = bench(ref_module, img, args.repeats)
+    ssim = bench_ssim(ssim_module, *make_ssim_pair(img), args.repeats)
     print(format_table(results, ssim))
     print(f'numba first calls: {jit}')
     record = records.new_record('common_speed', 'none', '', 'bench', _command(args), config={
@@ -394,11 +369,10 @@ def main(argv=None):
                        'load_average_1min': [load_before, os.getloadavg()[0]],
                        'torch': torch.__version__, 'torch_threads': torch.get_num_threads(),
                        'numpy': np.__version__, 'numba': numba.__version__}
-    records.save_record(record, args.json)
-    update_docs(args.docs, record)
-    print(f'wrote {_relative(args.json)} and the table in {_relative(args.docs)}')
+    records.save_record(record, args.out)
+    print(f'wrote {_relative(args.out)}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

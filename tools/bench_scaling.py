@@ -8,14 +8,16 @@ per-rank batch, so 2 processes train a global batch twice as large; each run tra
 from a fixed seed on the sample data and reports the throughput it measured itself after its first
 step (``ranks.json``: ``images_per_sec``, of the global batch), with 1 thread per process
 (``OMP_NUM_THREADS=1``; TF ``--intra_op_threads=1``). The record also holds, per run, whether the
-replicas ended equal.
+replicas ended equal. The runs get the benches' OpenMP policy (common.bench.thread_policy_env) and no
+PYTHONPATH: common, tfzoo and torchzoo are installed packages. ``python -m tools.bench --model scaling``
+runs this and renders the table of docs/scaling.md from the record (``--render_only``: the table alone).
 
 On a 2-core machine this is a correctness check of the parallel path, not a speed-up: the two
 processes share the cores that one process could already use, and pay for the all-reduce.
 
-    flock /tmp/srzoo-bench.lock python -m tools.bench_scaling --out results/scaling_bench.json --doc docs/scaling.md
+    flock /tmp/srzoo-bench.lock python -m tools.bench --model scaling
+    python -m tools.bench_scaling --out results/scaling_bench.json [--models rdn,srcnn]   # the record alone
 """
-import argparse
 import json
 import os
 import shlex
@@ -27,6 +29,8 @@ import time
 from pathlib import Path
 
 from common import paths, records
+from common.bench import thread_policy_env
+from common.cli import FlagParser, run_cli
 from common.sample_data import ensure_sample_data
 
 BEGIN, END = '<!-- scaling:begin -->', '<!-- scaling:end -->'
@@ -49,7 +53,7 @@ def _free_port():
 
 
 def _env():
-    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT), PYTHON=sys.executable,
+    return dict(thread_policy_env(), OMP_NUM_THREADS='1', PYTHON=sys.executable,
                 PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
 
@@ -86,13 +90,11 @@ def _srcnn_data(work):
     """A mindrecord of the sample DIV2K photos (x2, 33x33 patches, stride 33)."""
     out = work / 'srcnn_mindrecord'
     if not out.is_dir():
-        code = ('import sys; from pathlib import Path; sys.path[:0] = [sys.argv[1], sys.argv[2]]; '
-                'from src.create_dataset import build_mindrecord; '
-                'build_mindrecord(Path(sys.argv[3]), Path(sys.argv[4]), scale=2, patch_size=33, stride=33, '
-                'progress=False)')
-        subprocess.run([sys.executable, '-c', code, str(paths.REPO_ROOT), str(SRCNN_DIR),
-                        str(paths.SAMPLE_DATA_DIR / 'DIV2K' / 'DIV2K_train_HR'), str(out)],
-                       env=_env(), check=True, capture_output=True, timeout=600)
+        code = ('import sys; from pathlib import Path; from src.create_dataset import build_mindrecord; '
+                'build_mindrecord(Path(sys.argv[1]), Path(sys.argv[2]), scale=2, patch_size=33, stride=33, '
+                'progress=False)')              # run in the model folder: `python -c` puts it on sys.path
+        subprocess.run([sys.executable, '-c', code, str(paths.SAMPLE_DATA_DIR / 'DIV2K' / 'DIV2K_train_HR'),
+                        str(out)], cwd=SRCNN_DIR, env=_env(), check=True, capture_output=True, timeout=600)
     return out
 
 
@@ -176,19 +178,10 @@ def _equal(run):
     return 'yes' if run['replicas_equal'] else 'NO'
 
 
-def update_doc(doc, record):
-    text = Path(doc).read_text(encoding='utf-8')
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f'{doc} has no {BEGIN} ... {END} block to regenerate')
-    text = text[:start + len(BEGIN)] + '\n' + render(record) + text[end:]
-    records.atomic_write_text(doc, text)
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--out', required=True, help='the record to write (JSON)')
-    p.add_argument('--doc', default='', help='also regenerate the table between the scaling markers of this file')
+    p = FlagParser(description=__doc__.split('\n\n')[0], allow_abbrev=False)
+    p.add_argument('--out', default='results/scaling_bench.json', help='the record to write (JSON). '
+                   'Default: %(default)s')
     p.add_argument('--models', default='rdn,srcnn,rcan,bsrn', help='comma-separated: rdn, srcnn, rcan, bsrn')
     args = p.parse_args(argv)
     models = [m for m in args.models.split(',') if m]
@@ -199,11 +192,11 @@ def main(argv=None):
     import mindspore
     import tensorflow
     import torch
-    command = 'flock /tmp/srzoo-bench.lock python -m tools.bench_scaling ' + ' '.join(
+    command = 'python -m tools.bench_scaling ' + ' '.join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     record = records.new_record('scaling', 'none', f'torch {torch.__version__}, mindspore {mindspore.__version__}, '
                                 f'tensorflow {tensorflow.__version__}',
-                                'bench', command, config={m: PRESETS[m] for m in models})
+                                'bench', command.strip(), config={m: PRESETS[m] for m in models})
     with tempfile.TemporaryDirectory(prefix='bench_scaling_') as tmp:
         for model in models:
             record['speed'][model] = []
@@ -214,10 +207,8 @@ def main(argv=None):
                 record['speed'][model].append(run)
     record['record'] = records.portable_path(str(Path(args.out).resolve()))
     records.save_record(record, args.out)
-    if args.doc:
-        update_doc(args.doc, record)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

@@ -260,12 +260,13 @@ def test_committed_speed_table_is_rendered_from_the_record():
     """docs/protocol.md's speed block is exactly what tools.bench_imresize renders from the record."""
     from common import records
     from tools import bench_imresize
+    from tools.registry import REGISTRY
     if not bench_imresize.DEFAULT_JSON.exists():
-        pytest.skip('results/imresize_bench.json not generated yet (python -m tools.bench_imresize)')
+        pytest.skip('results/imresize_bench.json not generated yet (python -m tools.bench --model imresize)')
     record = records.load_record(bench_imresize.DEFAULT_JSON)
     assert record['kind'] == 'bench' and record['evaluations'] == []
     assert not any(str(bench_imresize.paths.REPO_ROOT) in json_line
                    for json_line in bench_imresize.DEFAULT_JSON.read_text().splitlines()), 'absolute path'
-    docs = bench_imresize.DEFAULT_DOCS.read_text()
+    docs = (bench_imresize.paths.REPO_ROOT / REGISTRY['imresize'].readme).read_text()
     assert records.replace_between_markers(docs, bench_imresize.render_speed_table(record)) == docs, \
-        'docs/protocol.md is stale: run `python -m tools.bench_imresize --render_only`'
+        'docs/protocol.md is stale: run `python -m tools.bench --model imresize --render_only`'

@@ -1,16 +1,15 @@
-"""The bench front end: registry lookups, argument errors and README regeneration."""
+"""The bench front end (registry lookups, argument errors, document regeneration) and the bicubic bench."""
 import subprocess
 import sys
 
 import pytest
 
 from common.paths import REPO_ROOT
-from tools import bench
-from tools.registry import REGISTRY
+from tools.registry import REGISTRY, BenchEntry
 
 
 def test_registry_entries_point_at_real_files():
-    assert 'bicubic' in REGISTRY
+    assert 'bicubic' in REGISTRY and not REGISTRY['scaling'].model and not REGISTRY['imresize'].model
     for name, entry in REGISTRY.items():
         cmd = entry.command('python')
         assert cmd[-2:] == ['--out', entry.record]
@@ -21,10 +20,12 @@ def test_registry_entries_point_at_real_files():
             assert (REPO_ROOT / entry.script).is_file(), name
         assert (REPO_ROOT / entry.readme).is_file(), name
         text = (REPO_ROOT / entry.readme).read_text()
-        assert '<!-- results:begin -->' in text and '<!-- results:end -->' in text, entry.readme
+        assert all(mark in text for mark in entry.markers), entry.readme
 
 
 def test_unknown_model_is_a_one_line_error():
+    """Also: tools.bench sets no PYTHONPATH and edits no sys.path (installed packages)."""
+    assert 'PYTHONPATH' not in (REPO_ROOT / 'tools' / 'bench.py').read_text()
     proc = subprocess.run([sys.executable, '-m', 'tools.bench', '--model', 'nosuch'], cwd=REPO_ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 2
@@ -33,7 +34,7 @@ def test_unknown_model_is_a_one_line_error():
 
 @pytest.mark.parametrize('name', sorted(REGISTRY))
 def test_committed_records_render_into_readmes(name):
-    """Every committed record loads and its README block is exactly what the renderer makes."""
+    """Every committed record loads and its document block is exactly what its renderer makes."""
     from common import records
     entry = REGISTRY[name]
     path = REPO_ROOT / entry.record
@@ -41,8 +42,33 @@ def test_committed_records_render_into_readmes(name):
         pytest.skip(f'{entry.record} not generated yet (make bench MODEL={name})')
     rec = records.load_record(path)
     readme = (REPO_ROOT / entry.readme).read_text()
-    assert records.replace_between_markers(readme, records.render_results_table([rec])) == readme, \
+    assert records.replace_between_markers(readme, entry.block(rec), markers=entry.markers) == readme, \
         f'{entry.readme} is stale: run `python -m tools.bench --model {name} --render_only`'
+
+
+def test_bench_runs_a_registered_script_with_the_thread_policy_and_renders_its_block(tmp_path, monkeypatch):
+    from tools import bench
+    script = tmp_path / 'toy_bench.py'
+    script.write_text('import sys\nfrom common import records\n'
+                      "rec = records.new_record('toy', 'none', '', 'bench', 'make bench MODEL=toy')\n"
+                      'records.save_record(rec, sys.argv[sys.argv.index("--out") + 1])\n')
+    doc = tmp_path / 'doc.md'
+    doc.write_text('<!-- results:begin -->\n<!-- results:end -->\n')
+    monkeypatch.setitem(REGISTRY, 'toy', BenchEntry(str(script), str(tmp_path / 'r.json'), str(doc)))
+    monkeypatch.delenv('OMP_WAIT_POLICY', raising=False)
+    rec = bench.run_one('toy')
+    assert rec['hardware']['omp_wait_policy'] == 'PASSIVE'          # set for the bench it started
+    assert 'Command: `make bench MODEL=toy`' in doc.read_text() and 'OMP_WAIT_POLICY=PASSIVE' in doc.read_text()
+    monkeypatch.setenv('OMP_WAIT_POLICY', 'ACTIVE')                 # the user's choice is kept
+    assert bench.run_one('toy')['hardware']['omp_wait_policy'] == 'ACTIVE'
+
+
+@pytest.mark.parametrize('name', sorted(n for n, e in REGISTRY.items() if e.model and n != 'bicubic'))
+def test_model_benches_import_the_harness_first_and_no_tools_or_path_edits(name):
+    text = (REPO_ROOT / REGISTRY[name].script).read_text()
+    code = [line for line in text.split('"""', 2)[2].splitlines() if line and not line.startswith('#')]
+    assert code[0].startswith('from common import bench as harness'), 'common.bench must load before the framework'
+    assert 'sys.path' not in text and 'import tools' not in text and 'from tools' not in text
 
 
 _TABLE = '''**********************
@@ -79,7 +105,8 @@ def test_matlab_table_check(tmp_path):
 def test_authors_sr_images_reproduce_the_matlab_table(shared_data):
     """What every bicubic bench run checks: all 15 RCAN images of Set5 within 1e-6 of the table."""
     from common.metrics import evaluate_pairs
-    from tools.bench_bicubic import MATLAB_TABLE, SCALES, check_against_table, load_set5_layout, parse_matlab_table
+    from common.bench import load_set5_layout
+    from tools.bench_bicubic import MATLAB_TABLE, SCALES, check_against_table, parse_matlab_table
     set5 = shared_data / 'Set5'
     table, _ = parse_matlab_table(set5 / 'SR_RCAN' / MATLAB_TABLE)
     for scale in SCALES:
