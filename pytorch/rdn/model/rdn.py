@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ['RDN', 'RDB', 'BasicBlock', 'PRESETS', 'build_rdn', 'preset_names']
+__all__ = ['RDN', 'RDB', 'BasicBlock', 'PRESETS', 'build_rdn']
 
 # Architecture of each named preset; scale and (for 'bench') nothing else is left to the caller.
 PRESETS = {
@@ -34,11 +34,6 @@ PRESETS = {
     'bench': dict(num_in_ch=3, num_feat=32, num_block=4, num_layer=4, growth_rate=32, upsampler='paper',
                   bicubic_skip=True),
 }
-
-
-def preset_names():
-    """The preset names, in a stable order: ['reference', 'paper', 'bench']."""
-    return list(PRESETS)
 
 
 class BasicBlock(nn.Module):
