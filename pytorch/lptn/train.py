@@ -1,4 +1,4 @@
-"""Train LPTN: ``PYTHONPATH=./ python3 train.py -opt options/train/LPTN/train_FiveK.yml``.
+"""Train LPTN: ``python3 train.py -opt options/train/LPTN/train_FiveK.yml``.
 
 The reference's BasicSR loop on one device: the options file (checked, see ``utils/options.py``), the
 unpaired (or paired) training set, ``total_iter`` iterations in epochs of ``ceil(images x
@@ -28,38 +28,34 @@ Usage:
     python3 train.py -opt options/train/LPTN/train_FiveK.yml --auto_resume
     torchrun --nproc_per_node=8 train.py -opt options/train/LPTN/train_FiveK.yml --launcher pytorch
 """
-import sys
-import time
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
+import datetime
+import fcntl
+import io
+import logging
+import math
+import os
 from pathlib import Path
 
-START = time.time()
+import torch
+from tqdm import tqdm
+
+from common.fileio import atomic_write_bytes
+from common.runs import CheckpointDir, RunError, make_output_dir
+from data import build_dataloader, build_dataset
+from models.lptn_model import LPTNModel
+from models.lptn_test_model import metric_protocol, nondist_validation
+from torchzoo import dist, lifecycle
+from torchzoo.checkpoint import capture_rng
+from torchzoo.cli import Parser, run_cli, str2bool
+from torchzoo.precision import AMP_CHOICES
+from torchzoo.trainlog import summary_writer
+from utils.logger import MessageLogger, close_logger, get_root_logger
+from utils.options import LAUNCHERS, dict2str, parse
+
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]   # models/data/utils, torchzoo, common
-
-import datetime  # noqa: E402
-import fcntl  # noqa: E402
-import io  # noqa: E402
-import logging  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from common import records  # noqa: E402
-from common.fileio import atomic_write_bytes# noqa: E402
-from common.runs import CheckpointDir, RunError, make_output_dir  # noqa: E402
-from data import build_dataloader, build_dataset  # noqa: E402
-from models.lptn_model import LPTNModel  # noqa: E402
-from models.lptn_test_model import metric_protocol, nondist_validation  # noqa: E402
-from torchzoo import dist  # noqa: E402
-from torchzoo.checkpoint import capture_rng, load_state, restore_rng  # noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
-from torchzoo.device import select_device  # noqa: E402
-from torchzoo.precision import AMP_CHOICES, resolve_amp  # noqa: E402
-from torchzoo.trainlog import summary_writer  # noqa: E402
-from utils.logger import MessageLogger, close_logger, get_root_logger  # noqa: E402
-from utils.options import LAUNCHERS, dict2str, parse  # noqa: E402
 
 CKPT_PREFIX, CKPT_SUFFIX = 'lptn', '.state'
 # Options that do not define a run: a resumed run may change them (e.g. train longer, log more often).
@@ -141,216 +137,202 @@ def _to_cpu(state):
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
-def _digest(model):
-    """SHA-256 of both networks' weights: equal replicas, equal digests."""
-    import hashlib
-    h = hashlib.sha256()
-    for name, net in model.networks().items():
-        for key, value in ({} if net is None else net.state_dict()).items():
-            h.update(f'{name}.{key}'.encode())
-            h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
 
 def run(args, opt):
     """Train; returns a summary dict (also used by bench.py)."""
-    if opt['num_gpu'] == 0:
-        device = torch.device('cpu')
-    else:
-        device = select_device('auto')
-    plan = dist.plan_from_env(device) if opt['dist'] else dist.plan_from_env(device, {})
-    precision_mode = resolve_amp(args.amp, device.type)
-    paths = opt['path']
-    train_opt, ds_opt = opt['train'], opt['datasets']['train']
-    resume_state = paths.get('resume_state')
-    exp_root = Path(paths['experiments_root'])
-    states_dir = exp_root / 'training_states'
-    resume = bool(resume_state) or (args.auto_resume and states_dir.is_dir() and
-                                    any(states_dir.glob(f'{CKPT_PREFIX}-*{CKPT_SUFFIX}')))
+    want = 'cpu' if opt['num_gpu'] == 0 else 'auto'
+    device, plan, precision_mode = lifecycle.choose_device(want, args.amp, env=None if opt['dist'] else {})
+    ds_opt, val_opt, seed = opt['datasets']['train'], opt['datasets']['val'], opt['manual_seed']
     # Data first: a missing LMDB or a corrupt image fails before anything is written.
-    base = HERE
-    train_set = build_dataset(ds_opt, opt['manual_seed'], base)
+    train_set = build_dataset(ds_opt, seed, HERE)
     train_set[(0, 0)]
-    val_set = build_dataset(opt['datasets']['val'], opt['manual_seed'], base)
+    val_set = build_dataset(val_opt, seed, HERE)
     val_set[0]
-    train_loader, sampler = build_dataloader(train_set, ds_opt, opt['manual_seed'], device.type, plan.rank,
-                                             plan.world_size)
-    val_loader, _ = build_dataloader(val_set, opt['datasets']['val'], opt['manual_seed'])
+    train_loader, sampler = build_dataloader(train_set, ds_opt, seed, device.type, plan.rank, plan.world_size)
+    val_loader, _ = build_dataloader(val_set, val_opt, seed)
     iters_per_epoch = len(train_loader)
-
-    def check_batches():                    # every rank reads the same data: all ranks fail alike
-        dist.check_shards(len(train_set), ds_opt['batch_size_per_gpu'], plan.world_size,
-                          flag='datasets.train.batch_size_per_gpu')
-        if iters_per_epoch == 0:
-            raise ValueError(f"datasets.train: {len(train_set)} samples make no batch of batch_size_per_gpu="
-                             f"{ds_opt['batch_size_per_gpu']}; raise dataset_enlarge_ratio")
-
-    plan = dist.setup(device)
-    try:
-        dist.every_rank(check_batches)
-        total_epochs = math.ceil(train_opt['total_iter'] / iters_per_epoch)
-        device = plan.device
+    with lifecycle.process_group(device) as plan:           # every rank reads the same data: all ranks fail alike
+        dist.every_rank(lambda: _check_batches(len(train_set), ds_opt['batch_size_per_gpu'], plan.world_size,
+                                               iters_per_epoch))
         wanted = (opt.get('dist_params') or {}).get('backend')
         if plan.distributed and dist.is_main() and wanted not in (None, plan.backend):
-            print(f'notice: dist_params.backend={wanted}: using {plan.backend}, the backend of {device.type} '
+            print(f'notice: dist_params.backend={wanted}: using {plan.backend}, the backend of {plan.device_type} '
                   f'(the rendezvous port is torchrun\'s --master_port, not dist_params.port)', flush=True)
-        model = LPTNModel(opt, device, precision_mode, init_seed=opt['manual_seed'], plan=plan)
-        ckpts = None
-
-        def open_run():                     # rank 0 alone archives, creates the folders and holds the states
-            nonlocal ckpts
-            if not resume:
-                _archive(exp_root)
-            for key in ('experiments_root', 'models', 'training_states', 'visualization'):
-                make_output_dir(paths[key], f'path.{key}')
-            ckpts = CheckpointDir(states_dir, CKPT_PREFIX, CKPT_SUFFIX, flag='path.resume_state')
-            ckpts.open(_identity(opt), resume=resume)
-            return ckpts.resumed
-
-        resumed = dist.agree(open_run)
+        model = LPTNModel(opt, plan.device, precision_mode, init_seed=seed, plan=plan)
+        training = lifecycle.Training(plan, sampler, iters_per_epoch, opt['train']['total_iter'],
+                                      ds_opt['batch_size_per_gpu'], args.record_ranks)
         try:
-            return _train(args, opt, plan, model, train_loader, sampler, val_loader, ckpts, resumed, iters_per_epoch,
-                          total_epochs, resume_state)
-        except BaseException:
-            if ckpts is not None:
-                ckpts.close(abandon=True)
-            raise
+            with training.run_folder(lambda: _open_run(args, opt)):
+                return _train(args, opt, model, training, train_loader, val_loader)
         finally:
-            if ckpts is not None:
-                ckpts.close()
             close_logger()
-    finally:
-        dist.teardown()
 
 
-def _train(args, opt, plan, model, train_loader, sampler, val_loader, ckpts, resumed, iters_per_epoch, total_epochs,
-           resume_state):
-    paths, train_opt = opt['path'], opt['train']
-    device, main = plan.device, dist.is_main()
+def _check_batches(samples, batch, world, iters_per_epoch):
+    dist.check_shards(samples, batch, world, flag='datasets.train.batch_size_per_gpu')
+    if iters_per_epoch == 0:
+        raise ValueError(f'datasets.train: {samples} samples make no batch of batch_size_per_gpu={batch}; '
+                         f'raise dataset_enlarge_ratio')
+
+
+def _open_run(args, opt):
+    """Rank 0: archive an old experiment of this name (unless resuming), make the folders, open the states."""
+    paths = opt['path']
     exp_root = Path(paths['experiments_root'])
-    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
-    if main:
-        logger = get_root_logger(exp_root / f"train_{opt['name']}_{stamp}.log")
-    else:                                   # the other ranks log warnings only, to the console (BasicSR's way)
-        logger = get_root_logger()
-        logger.setLevel(logging.WARNING)
+    states_dir = exp_root / 'training_states'
+    resume = bool(paths.get('resume_state')) or (args.auto_resume and states_dir.is_dir() and
+                                                 any(states_dir.glob(f'{CKPT_PREFIX}-*{CKPT_SUFFIX}')))
+    if not resume:
+        _archive(exp_root)
+    for key in ('experiments_root', 'models', 'training_states', 'visualization'):
+        make_output_dir(paths[key], f'path.{key}')
+    ckpts = CheckpointDir(states_dir, CKPT_PREFIX, CKPT_SUFFIX, flag='path.resume_state')
+    ckpts.open(_identity(opt), resume=resume)
+    return ckpts
+
+
+def _train(args, opt, model, training, train_loader, val_loader):
+    exp_root = Path(opt['path']['experiments_root'])
+    logger = _logger(opt, exp_root, training.main)
     logger.info(dict2str(opt))
     logger.info(model.precision.describe())
-    current_iter, seconds_before, val_history, log_history = 0, 0.0, [], []
-    if resumed:
-        def read():                         # rank 0 reads; every rank gets the state
-            if resume_state:
-                return load_state(Path(resume_state), 'path.resume_state'), Path(resume_state)
-            found, _, _, where = ckpts.load_latest(lambda p: load_state(p, '--auto_resume'), warn=logger.warning)
-            return found, where
-        state, path = dist.agree(read)
-        model.load_state_dict(state['model'])
-        restore_rng(state['rng'])
-        current_iter, seconds_before = state['iter'], state['train_seconds']
-        val_history, log_history = list(state['val_history']), list(state['log_history'])
-        logger.info(f"Resuming training from epoch: {state['epoch']}, iter: {current_iter} ({path}).")
-    total_iter = train_opt['total_iter']
-    logger.info(f"Training statistics:\n\tNumber of train images: {len(train_loader.dataset) // max(1, train_loader.dataset.enlarge)}"
-                f"\n\tDataset enlarge ratio: {train_loader.dataset.enlarge}"
-                f"\n\tBatch size per gpu: {opt['datasets']['train']['batch_size_per_gpu']}"
-                f'\n\tWorld size (gpu number): {plan.world_size}\n\tRequire iter number per epoch: {iters_per_epoch}'
-                f'\n\tTotal epochs: {total_epochs}; iters: {total_iter}.')
-    crop, y_channel, proto = metric_protocol(opt)
-    logger.info(f"Validation metric: PSNR and SSIM [{proto['label']}] (common.metrics)")
+    iterations = Iterations(opt, model, val_loader, logger)
+    if training.resumed:
+        iterations.resume(training)
+    _log_statistics(logger, opt, train_loader.dataset, training)
     tb = None
-    if opt['logger']['use_tb_logger'] and 'debug' not in opt['name'] and main:
-        tb = summary_writer(exp_root / 'tb_logger', purge_step=current_iter + 1 if resumed else None)
-    msg_logger = MessageLogger(opt, current_iter, tb)
-    begin, iters_run, timed = time.time(), 0, [0, 0.0]     # timed: iterations after the first of this process, seconds
-    batch = opt['datasets']['train']['batch_size_per_gpu']
-
-    def save(epoch, in_epoch):
-        if not main:
-            return
-        for name, net in model.networks().items():
-            if net is not None:
-                _save_network(_to_cpu(net.state_dict()), Path(paths['models']) / f'{name}_{current_iter}.pth')
-        state = {'format': 'srzoo.lptn.train/1', 'model': model.state_dict(), 'epoch': epoch, 'iter': current_iter,
-                 'step_in_epoch': in_epoch, 'rng': capture_rng(), 'train_seconds': seconds_before + time.time() - begin,
-                 'val_history': val_history, 'log_history': log_history}
-        ckpts.save(epoch, in_epoch, lambda tmp: torch.save(state, str(tmp)))
-        logger.info('Saving models and training states.')
-
-    def validate():
-        if not main:                        # rank 0 validates (the reference's nondist_validation)
-            return None
-        result = nondist_validation(model, val_loader, opt, current_iter, opt['val']['save_img'],
-                                    paths['visualization'], tb)
-        val_history.append({'iter': current_iter, 'psnr': result['psnr'], 'ssim': result['ssim']})
-        return result
-
-    logger.info(f'Start training from epoch: {current_iter // iters_per_epoch}, iter: {current_iter}')
-    bar = tqdm(total=total_iter, initial=current_iter, desc='train', unit='iter', disable=None if main else True,
-               leave=False)
-    seen = []                               # with --record_ranks: the sample keys of this process's iterations
+    if opt['logger']['use_tb_logger'] and 'debug' not in opt['name'] and training.main:
+        tb = summary_writer(exp_root / 'tb_logger', purge_step=training.global_step + 1 if training.resumed else None)
+    iterations.tb, iterations.msg_logger = tb, MessageLogger(opt, training.global_step, tb)
+    logger.info(f'Start training from epoch: {training.global_step // training.steps_per_epoch}, '
+                f'iter: {training.global_step}')
+    iterations.bar = tqdm(total=training.total_steps, initial=training.global_step, desc='train', unit='iter',
+                          disable=None if training.main else True, leave=False)
     try:
-        while current_iter < total_iter:
-            epoch0, done = divmod(current_iter, iters_per_epoch)
-            sampler.set_epoch(epoch0, done)
-            if args.record_ranks:
-                seen.extend([int(e), int(i)] for e, i in list(sampler)[:(total_iter - current_iter) * batch])
-            in_epoch, data_start = done, time.time()
-            for data in train_loader:
-                data_time, iter_start = time.time() - data_start, time.time()
-                current_iter, in_epoch = current_iter + 1, in_epoch + 1
-                model.update_learning_rate()
-                log = model.optimize_parameters(data, current_iter)
-                iters_run += 1
-                iter_time = time.time() - iter_start
-                if iters_run > 1:
-                    timed[0], timed[1] = timed[0] + 1, timed[1] + iter_time + data_time
-                bar.update(1)
-                if current_iter % opt['logger']['print_freq'] == 0 or current_iter == total_iter:
-                    log = {key: dist.all_mean(value) for key, value in log.items()}   # means over the ranks
-                    msg_logger({'epoch': epoch0 + 1, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
-                                'time': iter_time, 'data_time': data_time, **log})
-                    log_history.append({'iter': current_iter, **log})
-                if current_iter % opt['val']['val_freq'] == 0 and current_iter < total_iter:
-                    validate()
-                if current_iter % opt['logger']['save_checkpoint_freq'] == 0 and current_iter < total_iter:
-                    save(epoch0 + 1, in_epoch)
-                if current_iter >= total_iter:
-                    break
-                data_start = time.time()
-        bar.close()
-        if iters_run:
-            final = validate()
-            save(current_iter // iters_per_epoch + (current_iter % iters_per_epoch > 0), in_epoch)
-            if main:
-                _save_network(_to_cpu(model.net_g.state_dict()), Path(paths['models']) / 'net_g_latest.pth')
-        else:
-            final = None
-            logger.info(f'nothing to do: {current_iter} of {total_iter} iterations already done')
+        training.loop(iterations, train_loader)
+        final = iterations.finish(training)
     finally:
-        bar.close()
+        iterations.bar.close()
         if tb is not None:
             tb.close()
-    seconds = time.time() - begin
-    ips = timed[0] * batch * plan.world_size / timed[1] if timed[0] else None
-    if args.record_ranks:
-        ranks = dist.all_gather_object({'rank': plan.rank, 'samples': seen, 'weights_sha256': _digest(model)})
-        if main:
-            import json
-            atomic_write_bytes(exp_root / 'ranks.json', json.dumps(
-                {'world_size': plan.world_size, 'batch_per_rank': batch, 'global_batch': batch * plan.world_size,
-                 'steps': iters_run, 'images_per_sec': ips, 'ranks': ranks}).encode())
-    logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(seconds))}')
-    summary = {'device': str(device), 'precision': model.precision.mode, 'iters_run': iters_run, 'iter': current_iter,
-               'seconds': seconds, 'seconds_total': seconds_before + seconds, 'images_per_sec': ips,
-               'iters_per_epoch': iters_per_epoch, 'val': val_history, 'log': log_history,
-               'final': final, 'model': model}
-    if args.modelzoo_dir and ips and main:
-        losses = [row['l_d_real'] if 'l_d_real' in row else row['l_g_pix'] for row in log_history]
-        records.modelzoo_summary(make_output_dir(args.modelzoo_dir, '--modelzoo_dir'), HERE.name, batch, ips,
-                                 batch / ips, time.time() - START,
-                                 train_accuracy=val_history[-1]['psnr'] if val_history else None,
-                                 losses=losses, perf=args.perf, rank_size=plan.world_size)
-    return summary
+    return _summary(args, training, iterations, final)
+
+
+def _logger(opt, exp_root, main):
+    """Rank 0 logs to ``train_<name>_<time>.log`` and the console; the other ranks warnings only, to the
+    console (BasicSR's way)."""
+    if main:
+        stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
+        return get_root_logger(exp_root / f"train_{opt['name']}_{stamp}.log")
+    logger = get_root_logger()
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+def _log_statistics(logger, opt, train_set, training):
+    total_epochs = math.ceil(training.total_steps / training.steps_per_epoch)
+    logger.info(f"Training statistics:\n\tNumber of train images: {len(train_set) // max(1, train_set.enlarge)}"
+                f"\n\tDataset enlarge ratio: {train_set.enlarge}"
+                f"\n\tBatch size per gpu: {opt['datasets']['train']['batch_size_per_gpu']}"
+                f'\n\tWorld size (gpu number): {training.plan.world_size}'
+                f'\n\tRequire iter number per epoch: {training.steps_per_epoch}'
+                f'\n\tTotal epochs: {total_epochs}; iters: {training.total_steps}.')
+    _, _, proto = metric_protocol(opt)
+    logger.info(f"Validation metric: PSNR and SSIM [{proto['label']}] (common.metrics)")
+
+
+class Iterations(lifecycle.Recipe):
+    """LPTN's part of the loop, BasicSR's: one iteration of both networks, the iteration line every
+    ``print_freq``, validation every ``val_freq``, models and a training state every
+    ``save_checkpoint_freq``, and all three at the end.
+
+    Args:
+        opt (dict): The parsed options.
+        model (LPTNModel): The networks, optimisers and schedules.
+        val_loader (DataLoader): The validation set.
+        logger (logging.Logger): The run's logger.
+    """
+
+    def __init__(self, opt, model, val_loader, logger):
+        self.opt, self.model, self.val_loader, self.logger = opt, model, val_loader, logger
+        self.val_history, self.log_history = [], []
+        self.tb = self.msg_logger = self.bar = None
+
+    def resume(self, training):
+        resume_state = self.opt['path'].get('resume_state')
+        flag = 'path.resume_state' if resume_state else '--auto_resume'
+        state, path = training.load_latest(flag, Path(resume_state) if resume_state else None, warn=self.logger.warning)
+        self.model.load_state_dict(state['model'])
+        training.restore(state['iter'], state['train_seconds'], state['rng'])
+        self.val_history, self.log_history = list(state['val_history']), list(state['log_history'])
+        self.logger.info(f"Resuming training from epoch: {state['epoch']}, iter: {training.global_step} ({path}).")
+
+    def step(self, data, training):
+        self.model.update_learning_rate()
+        return self.model.optimize_parameters(data, training.global_step)
+
+    def after_step(self, log, training):
+        it, total = training.global_step, training.total_steps
+        self.bar.update(1)
+        if it % self.opt['logger']['print_freq'] == 0 or it == total:
+            log = {key: dist.all_mean(value) for key, value in log.items()}       # means over the ranks
+            self.msg_logger({'epoch': training.epoch, 'iter': it, 'lrs': self.model.get_current_learning_rate(),
+                             'time': training.step_time, 'data_time': training.data_time, **log})
+            self.log_history.append({'iter': it, **log})
+        if it % self.opt['val']['val_freq'] == 0 and it < total:
+            self.validate(training)
+        if it % self.opt['logger']['save_checkpoint_freq'] == 0 and it < total:
+            self.save(training)
+
+    def finish(self, training):
+        """After the loop: the last validation, models and state, and ``net_g_latest.pth``; returns the
+        validation (None when no iteration was left to run)."""
+        self.bar.close()
+        if not training.steps_run:
+            self.logger.info(f'nothing to do: {training.global_step} of {training.total_steps} iterations already done')
+            return None
+        final = self.validate(training)
+        self.save(training)
+        if training.main:
+            _save_network(_to_cpu(self.model.net_g.state_dict()), Path(self.opt['path']['models']) / 'net_g_latest.pth')
+        return final
+
+    def validate(self, training):
+        if not training.main:                   # rank 0 validates (the reference's nondist_validation)
+            return None
+        result = nondist_validation(self.model, self.val_loader, self.opt, training.global_step,
+                                    self.opt['val']['save_img'], self.opt['path']['visualization'], self.tb)
+        self.val_history.append({'iter': training.global_step, 'psnr': result['psnr'], 'ssim': result['ssim']})
+        return result
+
+    def save(self, training):
+        if not training.main:
+            return
+        for name, net in self.model.networks().items():
+            if net is not None:
+                _save_network(_to_cpu(net.state_dict()),
+                              Path(self.opt['path']['models']) / f'{name}_{training.global_step}.pth')
+        training.save({'format': 'srzoo.lptn.train/1', 'model': self.model.state_dict(), 'epoch': training.epoch,
+                       'iter': training.global_step, 'step_in_epoch': training.in_epoch, 'rng': capture_rng(),
+                       'train_seconds': training.train_seconds(), 'val_history': self.val_history,
+                       'log_history': self.log_history})
+        self.logger.info('Saving models and training states.')
+
+
+def _summary(args, training, iterations, final):
+    """The run's figures (bench.py reads them); ranks.json and the ModelZoo case files when asked."""
+    seconds = training.seconds()
+    ips = training.images_per_sec()
+    model, exp_root = iterations.model, iterations.opt['path']['experiments_root']
+    training.write_ranks(exp_root, lifecycle.weight_arrays({f'{k}.': v for k, v in model.networks().items()}), ips)
+    iterations.logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(seconds))}')
+    val, log = iterations.val_history, iterations.log_history
+    losses = [row['l_d_real'] if 'l_d_real' in row else row['l_g_pix'] for row in log]
+    training.modelzoo_summary(args.modelzoo_dir, HERE.name, ips, val[-1]['psnr'] if val else None, losses, args.perf)
+    return {'device': str(training.plan.device), 'precision': model.precision.mode, 'iters_run': training.steps_run,
+            'iter': training.global_step, 'seconds': seconds, 'seconds_total': training.seconds_before + seconds,
+            'images_per_sec': ips, 'iters_per_epoch': training.steps_per_epoch, 'val': val, 'log': log,
+            'final': final, 'model': model}
 
 
 def main(argv=None):

@@ -214,21 +214,23 @@ class EpochSampler(Sampler):
     """Yields ``(epoch, index)`` keys in the order ``common.runs.epoch_order(n, seed, epoch)``.
 
     Call :meth:`set_epoch` before each epoch (it runs in the main process, so persistent workers
-    follow); ``start`` skips the samples a resumed run already trained on.
+    follow); its ``start_step`` skips the steps (of ``batch`` samples) a resumed run already took,
+    as ``torchzoo.dist.RankShardSampler`` does for a data-parallel run.
 
     Args:
         n (int): Samples per epoch.
         seed (int): The run's seed.
         shuffle (bool): False keeps the order 0..n-1 (test sets). Default: True.
+        batch (int): Samples per step. Default: 1.
     """
 
-    def __init__(self, n, seed, shuffle=True):
-        self.n, self.seed, self.shuffle = int(n), int(seed), shuffle
+    def __init__(self, n, seed, shuffle=True, batch=1):
+        self.n, self.seed, self.shuffle, self.batch = int(n), int(seed), shuffle, int(batch)
         self.epoch, self.start = 0, 0
 
-    def set_epoch(self, epoch, start=0):
-        """Visit epoch ``epoch`` (0-based) from its ``start``-th sample on."""
-        self.epoch, self.start = int(epoch), int(start)
+    def set_epoch(self, epoch, start_step=0):
+        """Visit epoch ``epoch`` (0-based) from its ``start_step``-th step on."""
+        self.epoch, self.start = int(epoch), int(start_step) * self.batch
 
     def __iter__(self):
         order = epoch_order(self.n, self.seed, self.epoch) if self.shuffle else np.arange(self.n)

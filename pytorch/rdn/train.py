@@ -20,40 +20,36 @@ Usage:
     python3 train.py ... --resume                          # continue a killed run
     torchrun --nproc_per_node=8 train_npu.py ...           # data parallel, --batchSize per device
 """
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
-START = time.time()
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]   # model/, torchzoo, common
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from common import records  # noqa: E402
 from common.imgio import float2uint8
-from common.fileio import atomic_write_bytes# noqa: E402
-from common.metrics import evaluate_pairs, protocol  # noqa: E402
-from common.runs import CheckpointDir, epoch_order, make_output_dir  # noqa: E402
-from dataset import EpochSampler, ReferenceCrops, to_tensor  # noqa: E402
-from model.rdn import PRESETS, build_rdn  # noqa: E402
-from torchzoo import dist  # noqa: E402
-from torchzoo.checkpoint import capture_rng, restore_rng, save_state, load_state  # noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
-from torchzoo.device import DEVICES, select_device  # noqa: E402
-from torchzoo.precision import AMP_CHOICES, resolve_amp, setup_training  # noqa: E402
-from torchzoo.trainlog import TrainLog  # noqa: E402
-from utils import (CKPT_PREFIX, CKPT_SUFFIX, colour_of, get_test_set, get_training_set, legacy_psnr,  # noqa: E402
-                   load_model, resolve_datapath, super_resolve)
+from common.metrics import evaluate_pairs, protocol
+from common.runs import CheckpointDir, epoch_order, make_output_dir
+from dataset import EpochSampler, ReferenceCrops, to_tensor
+from model.rdn import PRESETS, build_rdn
+from torchzoo import dist, lifecycle
+from torchzoo.checkpoint import capture_rng
+from torchzoo.cli import Parser, run_cli, str2bool
+from torchzoo.device import DEVICES
+from torchzoo.precision import AMP_CHOICES, setup_training
+from torchzoo.trainlog import TrainLog
+from utils import (CKPT_PREFIX, CKPT_SUFFIX, colour_of, get_test_set, get_training_set, legacy_psnr, load_model,
+                   resolve_datapath, super_resolve)
+
+HERE = Path(__file__).resolve().parent
 
 # Training defaults of each preset; a flag given on the command line wins.
 TRAIN_PRESETS = {
@@ -213,22 +209,11 @@ def checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, 
             'identity': {k: getattr(args, k) for k in IDENTITY}}
 
 
-def weights_digest(model):
-    """SHA-256 of the model's parameters and buffers (names, shapes and bytes): equal replicas, equal digests."""
-    h = hashlib.sha256()
-    for name, value in model.state_dict().items():
-        t = value.detach().cpu().contiguous()
-        h.update(f'{name}{tuple(t.shape)}{t.dtype}'.encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return h.hexdigest()
-
 
 def run(args):
     """Train with parsed args; returns ``(summary dict, model)`` (also used by bench.py)."""
-    device = select_device(args.device, fallback=args.npu_script)
-    plan = dist.plan_from_env(device)
+    device, plan, args.precision = lifecycle.choose_device(args.device, args.amp, fallback=args.npu_script)
     args.world_size = plan.world_size
-    args.precision = resolve_amp(args.amp, device.type)
     root = resolve_datapath(args.datapath)
     args.datapath = str(root.resolve())
     arch = dict(PRESETS[args.preset], upscale=args.upscale_factor)
@@ -240,11 +225,25 @@ def run(args):
     test_set, test_how = get_test_set(args.upscale_factor, root, args.pipeline, colour, args.test_path)
     train_set[(0, 0)]                                         # read one sample now: bad data fails before training
     n = len(train_set)
+    loader = make_loader(train_set, args, plan, device)
+    log(f'===> Datasets Loading Complete: train {how}, {n} samples per epoch; test {test_how}')
+    with lifecycle.process_group(device) as plan:             # every rank sees the same data: all fail alike
+        dist.every_rank(lambda: dist.check_shards(n, args.batchSize, plan.world_size))
+        if plan.distributed:
+            log(f'===> data parallel: {plan.world_size} ranks x batchSize {args.batchSize} = global batch '
+                f'{plan.world_size * args.batchSize}, {loader.sampler.steps_per_epoch} steps per epoch '
+                f'({plan.backend} on {device.type}; an incomplete last global batch is dropped)')
+        return _train(args, plan, arch, loader, test_set)
+
+
+def make_loader(train_set, args, plan, device):
+    """The training DataLoader: this rank's shard of each epoch's seeded order (all of it for one process)."""
+    n = len(train_set)
     if plan.distributed:
         sampler = dist.RankShardSampler(lambda e: [(e, int(i)) for i in epoch_order(n, args.seed, e)], n,
                                         args.batchSize, plan.rank, plan.world_size)
     else:
-        sampler = EpochSampler(n, args.seed)
+        sampler = EpochSampler(n, args.seed, batch=args.batchSize)
     workers = args.threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     if workers > cores:
@@ -252,23 +251,20 @@ def run(args):
         workers = cores
     # Workers are spawned, not forked: a forked worker would share the checkpoint folder's lock and keep
     # it held for seconds after the trainer is killed, so an immediate --resume would be refused.
-    loader = DataLoader(train_set, batch_size=args.batchSize, sampler=sampler, num_workers=workers,
-                        persistent_workers=workers > 0, pin_memory=device.type == 'cuda',
-                        multiprocessing_context='spawn' if workers else None)
-    log(f'===> Datasets Loading Complete: train {how}, {n} samples per epoch; test {test_how}')
-    plan = dist.setup(device)
-    try:                                                      # every rank sees the same data: all fail alike
-        dist.every_rank(lambda: dist.check_shards(n, args.batchSize, plan.world_size))
-        if plan.distributed:
-            log(f'===> data parallel: {plan.world_size} ranks x batchSize {args.batchSize} = global batch '
-                f'{plan.world_size * args.batchSize}, {sampler.steps_per_epoch} steps per epoch '
-                f'({plan.backend} on {device.type}; an incomplete last global batch is dropped)')
-        return _run_on(args, plan, arch, loader, sampler, test_set)
-    finally:
-        dist.teardown()
+    return DataLoader(train_set, batch_size=args.batchSize, sampler=sampler, num_workers=workers,
+                      persistent_workers=workers > 0, pin_memory=device.type == 'cuda',
+                      multiprocessing_context='spawn' if workers else None)
 
 
-def _run_on(args, plan, arch, loader, sampler, test_set):
+def _open_run(args):
+    """Rank 0: the output folder, and its checkpoint folder locked and holding this run's identity."""
+    out_dir = make_output_dir(args.output_path, '--output_path')
+    ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
+    ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
+    return ckpts
+
+
+def _train(args, plan, arch, loader, test_set):
     log('===> Model Initialize')
     torch.manual_seed(args.seed)
     model = build_rdn(args.preset, args.upscale_factor)
@@ -280,143 +276,130 @@ def _run_on(args, plan, arch, loader, sampler, test_set):
             raise ValueError(f"--pre_trained_path={info['path']}: an RDN of another shape ({info['arch']}) than "
                              f'the {args.preset} preset at x{args.upscale_factor}') from None
         log(f'===> initialised from {info["path"]} ({info["source"]})')
-    out_dir = Path(args.output_path)
-    ckpts = None
-
-    def open_run():                                           # rank 0: the folder, its lock and identity
-        nonlocal ckpts, out_dir
-        out_dir = make_output_dir(args.output_path, '--output_path')
-        ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
-        ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
-        return ckpts.resumed
-
-    resumed = dist.agree(open_run)
-    try:
-        summary, model = _train(args, plan, model, arch, loader, sampler, test_set, out_dir, ckpts, resumed)
-    except BaseException:
-        if ckpts is not None:
-            ckpts.close(abandon=True)
-        raise
-    if ckpts is not None:
-        ckpts.close()
-    return summary, model
-
-
-def _train(args, plan, model, arch, loader, sampler, test_set, out_dir, ckpts, resumed):
-    device, main = plan.device, dist.is_main()
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format)
-    model, optimizer, precision = setup_training(model, args.precision, device.type, args.lr)
-    net = dist.wrap_ddp(model, plan)                          # forward/backward through DDP; state of `model`
     steps_per_epoch = len(loader)
-    milestones = [max(1, int(round(m * steps_per_epoch))) for m in args.milestone_epochs]
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=args.gamma)
-    criterion = nn.L1Loss()
-    log(precision.describe())
-    global_step, seconds_before, history = 0, 0.0, None
-    if resumed:
-        found = dist.agree(lambda: ckpts.load_latest(lambda p: load_state(p, '--resume')))
-        state, _, _, path = found
-        model.load_state_dict(state['model'])
-        optimizer.load_state_dict(state['optimizer'])
-        scheduler.load_state_dict(state['scheduler'])
-        precision.load_state_dict(state['precision'])
-        restore_rng(state['rng'])
-        global_step, seconds_before, history = state['global_step'], state['train_seconds'], state['history']
-        log(f'===> resuming from {path} (epoch {state["epoch"]}, step {state["step_in_epoch"]} of it; '
-            f'global step {global_step})')
     total = args.nEpochs * steps_per_epoch
     total = min(total, args.max_steps) if args.max_steps else total
-    trainlog = TrainLog(out_dir, f'RDN x{args.upscale_factor} ({args.preset})', history,
-                        args.tensorboard and main)
-    log('===> Model Initialize Complete')
-    begin, steps_run = time.time(), 0
-    timed_steps, timed_seconds = 0, 0.0      # steps after the first of each epoch: training speed without validation
-    seen = []                                # with --record_ranks: the sample keys of this process's steps
+    training = lifecycle.Training(plan, loader.sampler, steps_per_epoch, total, args.batchSize, args.record_ranks)
+    with training.run_folder(lambda: _open_run(args)):
+        steps = Steps(args, plan, model, arch, steps_per_epoch, test_set)
+        log(steps.precision.describe())
+        history = steps.resume(training) if training.resumed else None
+        steps.trainlog = TrainLog(Path(args.output_path), f'RDN x{args.upscale_factor} ({args.preset})', history,
+                                  args.tensorboard and training.main)
+        log('===> Model Initialize Complete')
+        steps.net.train()
+        try:
+            training.loop(steps, loader)
+        finally:
+            steps.trainlog.close()
+        return _summary(args, training, steps), steps.model
 
-    def save(epoch, in_epoch):
-        if not main:
-            return
-        state = checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, in_epoch, global_step,
-                                 trainlog, seconds_before + time.time() - begin)
-        ckpts.save(epoch, in_epoch, lambda tmp: save_state(tmp, state), keep_max=args.keep_checkpoint_max or None)
 
-    net.train()
-    try:
-        while global_step < total:
-            epoch0, done = divmod(global_step, steps_per_epoch)
-            epoch = epoch0 + 1
-            sampler.set_epoch(epoch0, done if plan.distributed else done * args.batchSize)
-            if args.record_ranks:
-                seen.extend([int(e), int(i)] for e, i in list(sampler)[:(total - global_step) * args.batchSize])
-            log(f'===> Training # {epoch} epoch')
-            s = time.time()
-            bar = tqdm(loader, desc=f'epoch {epoch}', initial=done, total=steps_per_epoch, disable=None if main else True,
-                       leave=False)
-            in_epoch, last_end = done, None
-            for x, y in bar:
-                x = x.to(device, non_blocking=True, memory_format=memory_format)
-                y = y.to(device, non_blocking=True)
-                lr = scheduler.get_last_lr()[0]
-                optimizer.zero_grad(set_to_none=True)
-                with precision.autocast():
-                    out = net(x)
-                loss = criterion(out.float(), y)      # mean over this rank's batch; DDP averages the gradients
-                precision.backward_step(loss, optimizer)
-                scheduler.step()
-                value = dist.all_mean(loss.detach())   # the global batch's loss, the same on every rank
-                if not math.isfinite(value):
-                    raise ValueError(f'loss is {value} at epoch {epoch}, step {in_epoch + 1}; lower --lr')
-                global_step, in_epoch, steps_run = global_step + 1, in_epoch + 1, steps_run + 1
-                now = time.time()
-                if last_end is not None:
-                    timed_steps, timed_seconds = timed_steps + 1, timed_seconds + now - last_end
-                trainlog.step(global_step, value, lr)
-                log('===> Epoch[{}]({}/{}): Loss: {:.6f}'.format(epoch, in_epoch, steps_per_epoch, value))
-                if global_step >= total:
-                    break
-                if args.save_checkpoint_steps and global_step % args.save_checkpoint_steps == 0 \
-                        and in_epoch < steps_per_epoch:
-                    save(epoch, in_epoch)
-                last_end = time.time()
-            bar.close()
-            if in_epoch == steps_per_epoch:
-                losses = trainlog.epoch_losses(epoch0 * steps_per_epoch + 1, epoch * steps_per_epoch)
-                log('===> Epoch {} Complete: Avg. Loss: {:.6f}'.format(epoch, float(np.mean(losses))))
-                log(str(time.time() - s))
-            if test_set is not None and main:
-                trainlog.validation(epoch, global_step, test(model, test_set, args, device))
-            if main:
-                trainlog.write_files()
-            save(epoch, in_epoch)
-    finally:
-        trainlog.close()
-    seconds = time.time() - begin
-    global_batch = args.batchSize * plan.world_size
-    fps = timed_steps * global_batch / timed_seconds if timed_steps else None
-    if plan.distributed:                      # the slowest rank's pace is the job's
-        fps = None if fps is None else 1.0 / dist.all_mean(1.0 / fps)
-    if args.record_ranks:
-        ranks = dist.all_gather_object({'rank': plan.rank, 'samples': seen, 'weights_sha256': weights_digest(model)})
-        if main:
-            atomic_write_bytes(out_dir / 'ranks.json', json.dumps(
-                {'world_size': plan.world_size, 'batch_per_rank': args.batchSize, 'global_batch': global_batch,
-                 'steps': steps_run, 'images_per_sec': fps, 'ranks': ranks}).encode())
-    history = trainlog.state()
-    epoch_losses = [float(np.mean(trainlog.epoch_losses(e * steps_per_epoch + 1, (e + 1) * steps_per_epoch)))
-                    for e in range(global_step // steps_per_epoch)]
-    summary = {'device': str(device), 'precision': args.precision, 'steps_per_epoch': steps_per_epoch,
-               'global_step': global_step, 'steps_run': steps_run, 'seconds': seconds, 'images_per_sec': fps,
-               'final_loss': history['loss'][-1] if history['loss'] else None, 'epoch_losses': epoch_losses,
-               'val': history['val'], 'total_steps': total, 'world_size': plan.world_size,
-               'global_batch': global_batch}
-    if args.modelzoo_dir and main:
-        best = max((row['psnr'] for row in history['val']), default=None)
-        records.modelzoo_summary(make_output_dir(args.modelzoo_dir, '--modelzoo_dir'), HERE.name, args.batchSize,
-                                 fps or 0.0, global_batch / fps if fps else 0.0, time.time() - START,
-                                 train_accuracy=best, losses=epoch_losses, perf=args.perf,
-                                 rank_size=plan.world_size)
-    return summary, model
+class Steps(lifecycle.Recipe):
+    """RDN's part of the loop: the L1 step, the port's log lines, validation and checkpoints each epoch.
+
+    Args:
+        args (argparse.Namespace): The parsed flags.
+        plan (dist.Plan): This process's device and ranks.
+        model (RDN): The network, on the CPU.
+        arch (dict): Its constructor arguments (kept in checkpoints).
+        steps_per_epoch (int): For the lr milestones, given in epochs.
+        test_set: From ``utils.get_test_set`` (None: no validation).
+    """
+
+    def __init__(self, args, plan, model, arch, steps_per_epoch, test_set):
+        self.args, self.arch, self.test_set, self.device = args, arch, test_set, plan.device
+        self.memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+        model = model.to(self.device, memory_format=self.memory_format)
+        self.model, self.optimizer, self.precision = setup_training(model, args.precision, self.device.type, args.lr)
+        self.net = dist.wrap_ddp(self.model, plan)            # forward/backward through DDP; state of `model`
+        milestones = [max(1, int(round(m * steps_per_epoch))) for m in args.milestone_epochs]
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=milestones, gamma=args.gamma)
+        self.criterion = nn.L1Loss()
+        self.trainlog, self.bar, self.epoch_started = None, None, None
+
+    def resume(self, training):
+        """Continue from the newest readable checkpoint; returns its training history."""
+        state, path = training.load_latest('--resume')
+        self.model.load_state_dict(state['model'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.scheduler.load_state_dict(state['scheduler'])
+        self.precision.load_state_dict(state['precision'])
+        training.restore(state['global_step'], state['train_seconds'], state['rng'])
+        log(f'===> resuming from {path} (epoch {state["epoch"]}, step {state["step_in_epoch"]} of it; '
+            f'global step {training.global_step})')
+        return state['history']
+
+    def save(self, training):
+        if training.main:
+            training.save(checkpoint_state(self.model, self.optimizer, self.scheduler, self.precision, self.args,
+                                           self.arch, training.epoch, training.in_epoch, training.global_step,
+                                           self.trainlog, training.train_seconds()),
+                          keep_max=self.args.keep_checkpoint_max or None)
+
+    def begin_epoch(self, training):
+        log(f'===> Training # {training.epoch} epoch')
+        self.epoch_started = time.time()
+
+    def batches(self, loader, training):
+        self.bar = tqdm(loader, desc=f'epoch {training.epoch}', initial=training.in_epoch,
+                        total=training.steps_per_epoch, disable=None if training.main else True, leave=False)
+        return self.bar
+
+    def step(self, batch, training):
+        x = batch[0].to(self.device, non_blocking=True, memory_format=self.memory_format)
+        y = batch[1].to(self.device, non_blocking=True)
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.precision.autocast():
+            out = self.net(x)
+        loss = self.criterion(out.float(), y)          # mean over this rank's batch; DDP averages the gradients
+        self.precision.backward_step(loss, self.optimizer)
+        self.scheduler.step()
+        value = dist.all_mean(loss.detach())           # the global batch's loss, the same on every rank
+        if not math.isfinite(value):
+            raise ValueError(f'loss is {value} at epoch {training.epoch}, step {training.in_epoch}; lower --lr')
+        return value, lr
+
+    def after_step(self, values, training):
+        value, lr = values
+        self.trainlog.step(training.global_step, value, lr)
+        log('===> Epoch[{}]({}/{}): Loss: {:.6f}'.format(training.epoch, training.in_epoch, training.steps_per_epoch,
+                                                         value))
+        every = self.args.save_checkpoint_steps       # inside an epoch: its end is saved by end_epoch
+        if every and training.global_step % every == 0 and training.in_epoch < training.steps_per_epoch \
+                and training.global_step < training.total_steps:
+            self.save(training)
+
+    def end_epoch(self, training):
+        self.bar.close()
+        epoch, per_epoch = training.epoch, training.steps_per_epoch
+        if training.in_epoch == per_epoch:
+            losses = self.trainlog.epoch_losses((epoch - 1) * per_epoch + 1, epoch * per_epoch)
+            log('===> Epoch {} Complete: Avg. Loss: {:.6f}'.format(epoch, float(np.mean(losses))))
+            log(str(time.time() - self.epoch_started))
+        if self.test_set is not None and training.main:
+            self.trainlog.validation(epoch, training.global_step, test(self.model, self.test_set, self.args, self.device))
+        if training.main:
+            self.trainlog.write_files()
+        self.save(training)
+
+
+def _summary(args, training, steps):
+    """The run's figures (bench.py reads them); ranks.json and the ModelZoo case files when asked."""
+    seconds = training.seconds()
+    fps = training.images_per_sec()
+    training.write_ranks(args.output_path, lifecycle.weight_arrays({'': steps.model}), fps)
+    history, per_epoch = steps.trainlog.state(), training.steps_per_epoch
+    epoch_losses = [float(np.mean(steps.trainlog.epoch_losses(e * per_epoch + 1, (e + 1) * per_epoch)))
+                    for e in range(training.global_step // per_epoch)]
+    best = max((row['psnr'] for row in history['val']), default=None)
+    training.modelzoo_summary(args.modelzoo_dir, HERE.name, fps, best, epoch_losses, args.perf)
+    return {'device': str(steps.device), 'precision': args.precision, 'steps_per_epoch': per_epoch,
+            'global_step': training.global_step, 'steps_run': training.steps_run, 'seconds': seconds,
+            'images_per_sec': fps, 'final_loss': history['loss'][-1] if history['loss'] else None,
+            'epoch_losses': epoch_losses, 'val': history['val'], 'total_steps': training.total_steps,
+            'world_size': training.plan.world_size, 'global_batch': args.batchSize * training.plan.world_size}
 
 
 def main(argv=None, npu_script=False):

@@ -77,8 +77,11 @@ def test_epoch_sampler_follows_epoch_order_and_skips(rdn):
     sampler = rdn.dataset.EpochSampler(10, seed=5)
     sampler.set_epoch(2)
     assert [i for _, i in sampler] == list(epoch_order(10, 5, 2))
-    sampler.set_epoch(2, start=4)
+    sampler.set_epoch(2, start_step=4)
     assert list(sampler) == [(2, int(i)) for i in epoch_order(10, 5, 2)[4:]] and len(sampler) == 6
+    batched = rdn.dataset.EpochSampler(10, seed=5, batch=3)              # steps of 3 samples: skips 2 x 3
+    batched.set_epoch(2, start_step=2)
+    assert list(batched) == [(2, int(i)) for i in epoch_order(10, 5, 2)[6:]] and len(batched) == 4
 
 
 def test_reference_pipeline_centre_crop_and_bilinear_lr(rdn, tiny_data, tmp_path):
