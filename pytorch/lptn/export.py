@@ -8,22 +8,20 @@ a second, odd size; the file is written (atomically) only when both match PyTorc
 Usage:
     python3 export.py -opt options/test/LPTN/test_FiveK.yml --file_name lptn     # -> lptn.onnx
 """
-import sys
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
+import io
+import warnings
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
+import torch
 
-import io  # noqa: E402
-import warnings  # noqa: E402
-
-import torch  # noqa: E402
-
-from common.fileio import atomic_write_bytes# noqa: E402
-from models.lptn_test_model import LPTNTestModel  # noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
-from torchzoo.onnx_check import onnx_parity  # noqa: E402
-from utils.options import parse  # noqa: E402
+from common.fileio import atomic_write_bytes
+from models.lptn_test_model import LPTNTestModel
+from torchzoo.cli import Parser, run_cli, str2bool
+from torchzoo.onnx_check import onnx_parity
+from utils.options import parse
 
 
 def build_parser():

@@ -11,21 +11,21 @@ Usage:
     python3 test.py -opt options/test/LPTN/test_FiveK.yml
     python3 test.py -opt options/test/LPTN/test_FiveK.yml --force_yml path.pretrain_network_g=experiments/LPTN_FiveK/models/net_g_latest.pth
 """
-import sys
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
 from pathlib import Path
 
+import torch
+
+from data import build_dataloader, build_dataset
+from models.lptn_test_model import LPTNTestModel, nondist_validation
+from torchzoo.cli import Parser, run_cli
+from torchzoo.device import select_device
+from utils.logger import close_logger, start_run_log
+from utils.options import parse
+
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
-
-
-import torch  # noqa: E402
-
-from data import build_dataloader, build_dataset  # noqa: E402
-from models.lptn_test_model import LPTNTestModel, nondist_validation  # noqa: E402
-from torchzoo.cli import Parser, run_cli  # noqa: E402
-from torchzoo.device import select_device  # noqa: E402
-from utils.logger import close_logger, start_run_log  # noqa: E402
-from utils.options import parse  # noqa: E402
 
 
 def build_parser():

@@ -10,25 +10,25 @@ Usage:
     python3 test_speed.py -opt options/test/LPTN/test_speed_FiveK.yml
     python3 test_speed.py -opt ... --force_yml num_gpu=0 val.times_per_img=3 --amp=bf16
 """
-import sys
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
+import contextlib
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+import torch
+
+from data import build_dataset, img2tensor, tensor2img
+from models.lptn_test_model import LPTNTestModel
+from torchzoo.cli import Parser, run_cli
+from torchzoo.device import select_device
+from utils.logger import close_logger, start_run_log
+from utils.options import parse
+
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
-
-import contextlib  # noqa: E402
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from data import build_dataset, img2tensor, tensor2img  # noqa: E402
-from models.lptn_test_model import LPTNTestModel  # noqa: E402
-from torchzoo.cli import Parser, run_cli  # noqa: E402
-from torchzoo.device import select_device  # noqa: E402
-from utils.logger import close_logger, start_run_log  # noqa: E402
-from utils.options import parse  # noqa: E402
 
 SPEED_DTYPES = ('fp32', 'bf16', 'fp16')
 

@@ -8,21 +8,19 @@ otherwise nothing is written.
 Usage:
     python3 export.py --model ckpt/RDN --file_name rdn_x4        # -> rdn_x4.onnx
 """
-import sys
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
+import os
+import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
+import torch
 
-import os  # noqa: E402
-import uuid  # noqa: E402
-
-import torch  # noqa: E402
-
-from common.fileio import fsync_dir# noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
-from torchzoo.onnx_check import onnx_parity  # noqa: E402
-from utils import load_model  # noqa: E402
+from common.fileio import fsync_dir
+from torchzoo.cli import Parser, run_cli, str2bool
+from torchzoo.onnx_check import onnx_parity
+from utils import load_model
 
 
 def build_parser():

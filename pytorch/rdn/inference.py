@@ -11,24 +11,23 @@ Usage:
     python3 inference.py --input_image photo.png --model ckpt/RDN --output_filename photo_x4.png
     python3 inference.py --input_image /data/Set5/HR/x4 --model ckpt/RDN --compare
 """
-import sys
+# First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
+import torchzoo  # noqa: F401
+
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from common.data import bicubic_lr, modcrop  # noqa: E402
+from common.data import bicubic_lr, modcrop
+from common.fileio import building_dir
 from common.imgio import list_images, read_image, write_image
-from common.fileio import building_dir# noqa: E402
-from common.imresize import imresize  # noqa: E402
-from common.metrics import evaluate_pairs, protocol  # noqa: E402
-from common.visual import detail_box, side_by_side  # noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
-from torchzoo.device import DEVICES, select_device  # noqa: E402
-from utils import load_model, super_resolve  # noqa: E402
+from common.imresize import imresize
+from common.metrics import evaluate_pairs, protocol
+from common.visual import detail_box, side_by_side
+from torchzoo.cli import Parser, run_cli, str2bool
+from torchzoo.device import DEVICES, select_device
+from utils import load_model, super_resolve
 
 
 def build_parser():

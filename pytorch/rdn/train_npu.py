@@ -6,13 +6,8 @@ Ascend apex installed, ``--amp=auto`` selects apex O2 (loss scale 32, combine_gr
 Usage:
     python3 train_npu.py --datapath=/data/DIV2K --test_path=/data/Set5 [train.py flags]
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from train import main  # noqa: E402  (train puts pytorch/ and the repository root on sys.path)
-from torchzoo.cli import run_cli  # noqa: E402
+from torchzoo.cli import run_cli
+from train import main
 
 if __name__ == '__main__':
     run_cli(lambda argv: main(argv, npu_script=True))

@@ -15,10 +15,11 @@ of each; an incomplete last global batch is dropped. With the loss averaged over
 and DDP averaging the gradients, a step is the step of one process with the global batch, so a
 2-process run ends with the weights of a 1-process run with the doubled batch (float tolerance).
 
-Launch check: ``python3 pytorch/torchzoo/dist.py --master_addr=A --master_port=P`` prints one
-``error:`` line and exits 1 when that port cannot be listened on (torchrun itself would fail with a
+Launch check: ``python3 -m torchzoo.dist --master_addr=A --master_port=P`` prints one ``error:``
+line and exits 1 when that port cannot be listened on (torchrun itself would fail with a
 traceback); the ``test/train_full_8p.sh`` scripts run it before ``torchrun``.
 """
+import argparse
 import datetime
 import os
 import socket
@@ -27,8 +28,10 @@ import sys
 import torch
 from torch.utils.data import Sampler
 
+from common import distributed as common_distributed
+
 __all__ = ['BACKENDS', 'Plan', 'plan_from_env', 'setup', 'teardown', 'is_main', 'rank', 'world_size',
-           'wrap_ddp', 'unwrap', 'broadcast_object', 'agree', 'every_rank', 'all_mean',
+           'wrap_ddp', 'broadcast_object', 'agree', 'every_rank', 'all_mean',
            'all_gather_object', 'barrier',
            'RankShardSampler', 'check_shards', 'port_problem']
 
@@ -188,11 +191,6 @@ def wrap_ddp(model, plan):
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def unwrap(model):
-    """The module inside DDP (whose ``state_dict`` has no ``module.`` prefix)."""
-    return getattr(model, 'module', model)
-
-
 def broadcast_object(obj, src=0):
     """Rank ``src``'s ``obj`` on every rank (pickled; tensors inside come back on the CPU)."""
     if not _active():
@@ -219,8 +217,7 @@ def agree(step):
     """
     if not _active():
         return step()
-    from common.distributed import agree as root_decides
-    return root_decides(step, rank() == 0, broadcast_object, barrier)
+    return common_distributed.agree(step, rank() == 0, broadcast_object, barrier)
 
 
 def every_rank(check):
@@ -231,8 +228,7 @@ def every_rank(check):
     """
     if not _active():
         return check()
-    from common.distributed import every_rank as compare
-    return compare(check, all_gather_object, barrier)
+    return common_distributed.every_rank(check, all_gather_object, barrier)
 
 
 def all_mean(value):
@@ -301,7 +297,6 @@ def port_problem(addr, port):
     Only a port of this machine can be checked (``common.distributed.check_port_free``); another
     machine's is None (only it can tell).
     """
-    from common.distributed import check_port_free
     try:
         infos = socket.getaddrinfo(addr, int(port), type=socket.SOCK_STREAM)
     except (socket.gaierror, ValueError) as err:
@@ -310,15 +305,14 @@ def port_problem(addr, port):
     if addr not in local and not any(info[4][0].startswith('127.') for info in infos):
         return None
     try:
-        check_port_free(f'{infos[0][4][0]}:{int(port)}', f'--master_port={port}')
+        common_distributed.check_port_free(f'{infos[0][4][0]}:{int(port)}', f'--master_port={port}')
     except OSError as err:
         return str(err)
     return None
 
 
 def _main(argv):
-    """``dist.py --master_addr=A --master_port=P``: exit 1 with one line when the port is taken."""
-    import argparse
+    """``python3 -m torchzoo.dist --master_addr=A --master_port=P``: exit 1 with one line when the port is taken."""
     p = argparse.ArgumentParser(description='check the rendezvous port before torchrun')
     p.add_argument('--master_addr', default='127.0.0.1')
     p.add_argument('--master_port', type=int, default=29500)
@@ -331,5 +325,4 @@ def _main(argv):
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[2]))    # the repo root: common
     sys.exit(_main(sys.argv[1:]))

@@ -1,27 +1,28 @@
-"""Fixtures for the PyTorch LPTN tests: the model folder's modules, kept out of other tests' way, and tiny data.
+"""Fixtures for the PyTorch LPTN tests: the model folder's modules and tiny data.
 
-pytorch/lptn has top-level modules named as the reference's (``models``, ``data``, ``utils``, ``train``,
-``test``, ``test_speed``, ...). The ``lptn`` fixture imports them with pytorch/lptn and pytorch/ first on
-sys.path; around each test module of this folder they are swapped into sys.modules, and out afterwards.
+pytorch/lptn keeps the reference's module names (``models``, ``data``, ``utils``, ``train``, ``test``,
+``test_speed``, ...). This group of tests runs in its own interpreter (``tools/run_tests.py``), so the
+model folder simply goes first on ``sys.path`` here, as ``python3 train.py`` puts it; the data
+preparation scripts import as ``scripts.data_preparation.*`` from there. ``torchzoo`` and ``common``
+are installed packages (imported before torch, torchzoo sets the OpenMP wait policy for this process
+as it does for the entry points).
 """
 import importlib
+import sys
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
+import torchzoo  # noqa: F401  (before torch: the OpenMP wait policy)
 
 from common import paths
-from tests.model_modules import ModelModules
 
 LPTN_DIR = paths.REPO_ROOT / 'pytorch' / 'lptn'
-TORCH_DIR = paths.REPO_ROOT / 'pytorch'
-TOP_LEVEL = ('models', 'data', 'utils', 'train', 'test', 'test_speed', 'export', 'bench', 'create_lmdb',
-             'download_datasets')
+sys.path.insert(0, str(LPTN_DIR))
 MODULES = ('models', 'models.archs', 'models.archs.LPTN_arch', 'models.archs.discriminator_arch', 'models.losses',
            'models.lptn_model', 'models.lptn_test_model', 'data', 'utils.options', 'train', 'test', 'test_speed',
-           'export', 'bench')
-OURS = ModelModules(TOP_LEVEL, [LPTN_DIR, TORCH_DIR, LPTN_DIR / 'scripts' / 'data_preparation'])
+           'export', 'bench', 'scripts.data_preparation.create_lmdb', 'scripts.data_preparation.download_datasets')
 TRAIN_YML = LPTN_DIR / 'options' / 'train' / 'LPTN' / 'train_FiveK.yml'
 TEST_YML = LPTN_DIR / 'options' / 'test' / 'LPTN' / 'test_FiveK.yml'
 SPEED_YML = LPTN_DIR / 'options' / 'test' / 'LPTN' / 'test_speed_FiveK.yml'
@@ -29,21 +30,13 @@ SPEED_YML = LPTN_DIR / 'options' / 'test' / 'LPTN' / 'test_speed_FiveK.yml'
 
 @pytest.fixture(scope='session')
 def lptn():
-    """Namespace of the folder's modules: lptn.LPTN_arch, lptn.lptn_model, lptn.options, lptn.train, ..."""
+    """Namespace of the folder's modules by their last name: lptn.LPTN_arch, lptn.lptn_model, lptn.options,
+    lptn.train, lptn.create_lmdb, ... and lptn.precision (torchzoo.precision)."""
     import torch
     torch.set_num_threads(1)
-    with OURS.active():
-        ns = SimpleNamespace(**{name.split('.')[-1]: importlib.import_module(name) for name in MODULES})
-        ns.create_lmdb = importlib.import_module('create_lmdb')
-        ns.download_datasets = importlib.import_module('download_datasets')
-        ns.precision = importlib.import_module('torchzoo.precision')
+    ns = SimpleNamespace(**{name.split('.')[-1]: importlib.import_module(name) for name in MODULES})
+    ns.precision = importlib.import_module('torchzoo.precision')
     return ns
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _lptn_modules(lptn):
-    with OURS.active():
-        yield
 
 
 @pytest.fixture(scope='session')

@@ -19,7 +19,7 @@ from tests.cluster_runs import LATE_RANK, kill_rank0_when, survivors as _jobs
 from tests.pytorch_lptn.conftest import LPTN_DIR, TRAIN_YML, fast_overrides
 
 TRAIN_PY = LPTN_DIR / 'train.py'
-ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT))
+ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH='')
 
 
 def _free_port():

@@ -1,5 +1,6 @@
 """Data preparation, test.py, test_speed.py, ONNX export and the ModelZoo scripts on the tiny FiveK layout."""
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -91,6 +92,24 @@ def test_onnx_export_matches_pytorch(lptn, generator_file, tmp_path):
     assert worst < 1e-4 and (tmp_path / 'lptn.onnx').stat().st_size > 1_000_000
     with pytest.raises(FileExistsError, match='exists'):
         lptn.export.export_onnx(net, tmp_path / 'lptn.onnx', 64, 80)
+
+
+def test_entry_points_run_from_anywhere_with_a_passive_openmp_pool(tmp_path):
+    """Every entry point's --help from another folder and without PYTHONPATH. Those that load torch show
+    (OMP_DISPLAY_ENV) that libgomp read OMP_WAIT_POLICY=PASSIVE, set by torchzoo before torch loads: a spin
+    count of 0, where its default is 300000; a policy the user set is kept (export.py, ACTIVE here)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'OMP_WAIT_POLICY')}
+    for script, users, shown in [('train.py', None, [('PASSIVE', '0')]), ('test.py', None, [('PASSIVE', '0')]),
+                                 ('test_speed.py', None, [('PASSIVE', '0')]),
+                                 ('export.py', 'ACTIVE', [('ACTIVE', '30000000000')]),
+                                 ('scripts/data_preparation/create_lmdb.py', None, []),
+                                 ('scripts/data_preparation/download_datasets.py', None, [])]:
+        env = dict(clean, OMP_DISPLAY_ENV='VERBOSE', **({'OMP_WAIT_POLICY': users} if users else {}))
+        proc = subprocess.run([sys.executable, str(LPTN_DIR / script), '--help'], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and proc.stdout.startswith('usage: '), (script, proc.stderr)
+        policy = re.findall(r"OMP_WAIT_POLICY = '(\w+)'\n(?:.*\n)*?\s*GOMP_SPINCOUNT = '(\d+)'", proc.stderr)
+        assert policy == shown, (script, proc.stderr)
 
 
 def test_modelzoo_scripts_check_their_arguments(tmp_path):

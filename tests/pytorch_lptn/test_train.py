@@ -96,7 +96,7 @@ def _final_state(out):
 def test_sigkill_then_resume_equals_the_uninterrupted_run(tiny_fivek, tmp_path):
     """A real SIGKILL after the iteration-4 checkpoint of a run loading data in a DataLoader worker; the
     resumed run ends with exactly the weights, Adam moments and schedules of a run never interrupted."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH='')
     full = subprocess.run(_cmd(tiny_fivek.root, tmp_path / 'full'), env=env, capture_output=True, text=True, timeout=300)
     assert full.returncode == 0, full.stderr[-2000:]
     proc = subprocess.Popen(_cmd(tiny_fivek.root, tmp_path / 'killed', 'datasets.train.num_worker_per_gpu=1'), env=env,
@@ -163,7 +163,7 @@ def test_derived_fields(lptn, tmp_path):
 
 
 def _cli(argv, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH='')
     return subprocess.run([sys.executable, str(TRAIN_PY), '-opt', str(TRAIN_YML), '--root', str(tmp_path / 'out'),
                            *argv], env=env, capture_output=True, text=True, timeout=120)
 

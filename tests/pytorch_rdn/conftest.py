@@ -1,45 +1,43 @@
-"""Fixtures for the PyTorch RDN tests: the model folder's modules, kept out of other tests' way.
+"""Fixtures for the PyTorch RDN tests: the model folder's modules and tiny data.
 
-pytorch/rdn has top-level modules with common names (``model``, ``dataset``, ``utils``, ``train``, ...),
-as the reference port does. The ``rdn`` fixture imports them with pytorch/rdn and pytorch/ first on
-sys.path; around each test module of this folder they are swapped into sys.modules (and sys.path),
-and swapped out afterwards, so no other test sees them.
+pytorch/rdn keeps the reference port's flat module names (``model``, ``dataset``, ``utils``, ``train``,
+...). This group of tests runs in its own interpreter (``tools/run_tests.py``), so the model folder
+simply goes first on ``sys.path`` here, as ``python3 train.py`` puts it, and the modules import as
+they do for the scripts; ``torchzoo`` and ``common`` are installed packages (imported before torch,
+torchzoo sets the OpenMP wait policy for this process as it does for the entry points).
 """
-import importlib
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
+import torchzoo  # noqa: F401  (before torch: the OpenMP wait policy)
 
 from common import paths
-from tests.model_modules import ModelModules
 
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
-TORCH_DIR = paths.REPO_ROOT / 'pytorch'
-TOP_LEVEL = ('model', 'dataset', 'utils', 'train', 'train_npu', 'inference', 'export', 'bench')
-MODULES = ('model.rdn', 'dataset', 'utils', 'train', 'inference', 'export', 'bench')
-OURS = ModelModules(TOP_LEVEL, [RDN_DIR, TORCH_DIR])
+sys.path.insert(0, str(RDN_DIR))
 
 
 @pytest.fixture(scope='session')
 def rdn():
     """Namespace of the model folder's modules: rdn.rdn (model.rdn), rdn.dataset, rdn.utils, rdn.train, ..."""
     import torch
+
+    import bench
+    import dataset
+    import export
+    import inference
+    import train
+    import utils
+    from model import rdn as network
+    from torchzoo import checkpoint, cli, device, precision, trainlog
     torch.set_num_threads(1)
-    with OURS.active():
-        ns = SimpleNamespace(**{name.split('.')[-1]: importlib.import_module(name) for name in MODULES})
-        ns.torchzoo = SimpleNamespace(**{name: importlib.import_module(f'torchzoo.{name}')
-                                         for name in ('cli', 'device', 'precision', 'checkpoint', 'trainlog')})
-    return ns
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _rdn_modules(rdn):
-    """While a test module of this folder runs, `model`, `dataset`, ... are this model's."""
-    with OURS.active():
-        yield
+    return SimpleNamespace(rdn=network, dataset=dataset, utils=utils, train=train, inference=inference, export=export,
+                           bench=bench, torchzoo=SimpleNamespace(cli=cli, device=device, precision=precision,
+                                                                 checkpoint=checkpoint, trainlog=trainlog))
 
 
 def _crop(src, h, w, y=40, x=60):

@@ -1,8 +1,11 @@
-"""Entry points: --help everywhere, and the ModelZoo test/ scripts really drive train_npu.py."""
+"""Entry points: --help everywhere (also run from another folder, without PYTHONPATH, with OpenMP's
+passive wait policy), and the ModelZoo test/ scripts really drive train_npu.py."""
 import contextlib
 import io
 import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,30 @@ def test_help_on_every_entry_point(rdn, name):
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
         getattr(rdn, name).main(['--help'])
     assert done.value.code == 0 and out.getvalue().startswith('usage: ')
+
+
+def _help_from_elsewhere(script, cwd, **env):
+    """``python3 <script> --help`` run in ``cwd`` with no PYTHONPATH; libgomp prints the settings it read
+    when torch loads it (OMP_DISPLAY_ENV): returns the process and its (wait policy, spin count) pairs."""
+    env = dict({k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'OMP_WAIT_POLICY')},
+               OMP_DISPLAY_ENV='VERBOSE', **env)
+    proc = subprocess.run([sys.executable, str(RDN_DIR / script), '--help'], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    return proc, re.findall(r"OMP_WAIT_POLICY = '(\w+)'\n(?:.*\n)*?\s*GOMP_SPINCOUNT = '(\d+)'", proc.stderr)
+
+
+@pytest.mark.parametrize('script', ['train.py', 'train_npu.py', 'inference.py'])
+def test_entry_points_run_from_anywhere_with_a_passive_openmp_pool(script, tmp_path):
+    """torchzoo, imported before torch, sets OMP_WAIT_POLICY=PASSIVE: no spinning (spin count 0, where
+    libgomp's default is 300000), which made inference ~3x slower on a loaded machine."""
+    proc, policy = _help_from_elsewhere(script, tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith('usage: '), proc.stderr
+    assert policy == [('PASSIVE', '0')], proc.stderr
+
+
+def test_a_wait_policy_the_user_set_is_kept(tmp_path):
+    proc, policy = _help_from_elsewhere('export.py', tmp_path, OMP_WAIT_POLICY='ACTIVE')
+    assert proc.returncode == 0 and proc.stdout.startswith('usage: ') and policy == [('ACTIVE', '30000000000')]
 
 
 def test_train_npu_defaults_to_the_npu_and_falls_back(rdn):

@@ -22,7 +22,7 @@ from tests.cluster_runs import LATE_RANK, kill_rank0_when, survivors
 RDN_DIR = paths.REPO_ROOT / 'pytorch' / 'rdn'
 TRAIN_PY = RDN_DIR / 'train.py'
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run']
-ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT),
+ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH='',
            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 SAMPLES = 12                                     # 3 training images x --dataset_enlarge_ratio=4
 

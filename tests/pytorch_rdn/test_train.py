@@ -99,7 +99,7 @@ def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tiny_data, t
     """A real SIGKILL in the middle of epoch 2, after its step-8 checkpoint, of a run that loads data in a
     DataLoader worker; --resume (loading in the main process) then ends with exactly the weights, Adam
     moments, lr and losses of a run never interrupted."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(paths.REPO_ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH='')
     full = subprocess.run(_cmd(tiny_data.ref, tmp_path / 'full'), env=env, capture_output=True, text=True, timeout=300)
     assert full.returncode == 0, full.stderr
     proc = subprocess.Popen(_cmd(tiny_data.ref, tmp_path / 'killed', '--threads=1'), env=env, stdout=subprocess.PIPE,

@@ -66,8 +66,7 @@ fi
 
 # torchrun fails with a traceback when node 0 cannot listen on the rendezvous port: say it in one line
 if [[ $node_rank == 0 ]]; then
-    python3 "$(dirname "$(readlink -f "${cur_path}/../train_npu.py")")/../torchzoo/dist.py" \
-        --master_addr=${master_addr} --master_port=${master_port} || exit 1
+    python3 -m torchzoo.dist --master_addr=${master_addr} --master_port=${master_port} || exit 1
 fi
 
 echo "### $(( device_num * nnodes )) processes, ${device_num} on this node (node ${node_rank} of ${nnodes})"

@@ -8,17 +8,15 @@ database in a hidden folder and renames it when complete, so a killed run leaves
 under a final name. An existing database is kept (as the reference) unless ``--overwrite``.
 
 Usage:
-    PYTHONPATH=./ python3 scripts/data_preparation/create_lmdb.py [--root datasets/FiveK] [--overwrite]
+    python3 scripts/data_preparation/create_lmdb.py [--root datasets/FiveK] [--overwrite]
+
+It needs only the installed ``common`` and ``torchzoo``, so it runs from any folder.
 """
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[2]), str(HERE.parents[3])]
-
-from common.imgio import list_images  # noqa: E402
-from common.lmdb_io import make_lmdb  # noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
+from common.imgio import list_images
+from common.lmdb_io import make_lmdb
+from torchzoo.cli import Parser, run_cli, str2bool
 
 LAYOUT = [('train/A', 'FiveK_train_source.lmdb'), ('train/B', 'FiveK_train_target.lmdb'),
           ('test/A', 'FiveK_test_source.lmdb'), ('test/B', 'FiveK_test_target.lmdb')]

@@ -8,20 +8,18 @@ checked and unpacked or copied to ``<root>/FiveK_480p`` (default ``datasets/Five
 ``make data`` builds a small stand-in with this layout (``datasets/sample/FiveK``).
 
 Usage:
-    PYTHONPATH=./ python3 scripts/data_preparation/download_datasets.py --source /data/FiveK.zip
-    PYTHONPATH=./ python3 scripts/data_preparation/download_datasets.py --source /data/FiveK
+    python3 scripts/data_preparation/download_datasets.py --source /data/FiveK.zip
+    python3 scripts/data_preparation/download_datasets.py --source /data/FiveK
+
+It needs only the installed ``common`` and ``torchzoo``, so it runs from any folder.
 """
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[2]), str(HERE.parents[3])]
-
+from common.fileio import building_dir, check_disjoint
 from common.imgio import list_images
-from common.fileio import building_dir, check_disjoint# noqa: E402
-from torchzoo.cli import Parser, run_cli, str2bool  # noqa: E402
+from torchzoo.cli import Parser, run_cli, str2bool
 
 GDRIVE_ID = '1oAORKd-TPnPwZvhcnEEJqc1ogT7KgFtx'
 SPLITS = ('train/A', 'train/B', 'test/A', 'test/B')
