@@ -16,14 +16,12 @@ Usage:
 from common import bench as harness        # first: the OpenMP thread policy, before torch loads
 
 import contextlib
-import copy
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import train
 from common import paths, records
@@ -89,21 +87,13 @@ def mean_psnr(rows):
     return float(np.mean([r['psnr'] for r in rows]))
 
 
-def flops_per_image(net_g, width, height):
-    """FLOPs of one forward pass (convolutions, the pyramid's included), counted on the meta device."""
-    meta = copy.deepcopy(net_g).to('meta')
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        meta(torch.empty(1, 3, height, width, device='meta'))
-    return counter.get_total_flops()
-
-
 def speed_rows(net_g, pairs):
     """test_speed's protocol at each SPEED size, fp32 and bf16, each after its precision's yardstick:
     the record's rows, and the yardstick of each."""
     model = LPTNTestModel({'name': 'bench'}, torch.device('cpu'), net_g=net_g)
     rows, sticks = {}, {}
     for label, (w, h) in SPEED['sizes'].items():
-        flops = flops_per_image(net_g, w, h)
+        flops = speed.forward_flops(net_g, (1, 3, h, w))
         for mode in ('fp32', 'bf16'):
             cfg = SPEED[mode]
             images = [(n, cv2.resize(a, (w, h), interpolation=cv2.INTER_CUBIC)) for n, a, _ in pairs[:cfg['num_img']]]
@@ -178,7 +168,7 @@ def main(argv=None):
     for (n, a, b), un, pa, i in zip(pairs, outputs['unpaired'], outputs['paired'], identity):
         write_comparison(work / 'compare' / f'{n}.png', [a, un, pa, b], [
             f"input {i['psnr']:.2f} dB", 'LPTN unpaired', 'LPTN paired', 'target'], crop=96, zoom=2)
-    flops = flops_per_image(trained['paired'], p['paired']['gt_size'], p['paired']['gt_size'])
+    flops = speed.forward_flops(trained['paired'], (1, 3, p['paired']['gt_size'], p['paired']['gt_size']))
     train_speed = (harness.train_gflops(flops, record['train']['paired']['images_per_sec']), stick,
                    f"the paired training ({p['paired']['iters']} iterations of batch {p['paired']['batch']}, "
                    f"{p['train_threads']} thread)")

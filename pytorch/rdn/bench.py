@@ -30,22 +30,6 @@ BENCH = dict(steps=700, seed=1, batchSize=16, patch_size=128, lr=1e-3, milestone
              dataset_enlarge_ratio=256, save_checkpoint_steps=400, precision_steps=8)
 
 
-def conv_macs(model, shape):
-    """Multiply-accumulates of every convolution of one forward pass on an input of ``shape``."""
-    total = [0]
-
-    def hook(module, inputs, output):
-        k = module.kernel_size[0] * module.kernel_size[1]
-        total[0] += output.numel() * module.in_channels // module.groups * k
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    with torch.no_grad():
-        model(torch.zeros(shape))
-    for h in handles:
-        h.remove()
-    return total[0]
-
-
 def train_argv(work, preset, **extra):
     """train.py flags of a bench run of ``preset`` (the lr drops at the preset's fractions of its steps)."""
     sample, steps = paths.SAMPLE_DATA_DIR, preset['steps']
@@ -104,16 +88,16 @@ def main(argv=None):
     bench.evaluate('RDN', lambda lr, scale: super_resolve(model, lr, scale)[0], (SCALE,))
 
     patch = p['patch_size'] // SCALE
-    per_pixel = conv_macs(model, (1, 3, patch, patch)) / patch ** 2          # forward MACs per LR pixel
+    per_pixel = speed.forward_flops(model, (1, 3, patch, patch)) / patch ** 2       # forward FLOPs per LR pixel
     infer = bench.time_inference(lambda lr: super_resolve(model, lr, SCALE),
-                                 lambda lr: 2 * per_pixel * lr.shape[0] * lr.shape[1], lambda: speed.dense_conv('infer'))
+                                 lambda lr: per_pixel * lr.shape[0] * lr.shape[1], lambda: speed.dense_conv('infer'))
     checkpoint = find_checkpoint(bench.work / 'train' / 'ckpt' / 'RDN')
-    prec, train_speed = precision_runs(bench, checkpoint, 2 * per_pixel * patch ** 2)
+    prec, train_speed = precision_runs(bench, checkpoint, per_pixel * patch ** 2)
     record['train'] = {'seconds': summary['seconds'], 'steps': summary['steps_run'], 'seed': p['seed'],
                        'batch_size': p['batchSize'], 'images_per_sec': summary['images_per_sec'],
                        'final_loss': summary['final_loss'], 'validation': summary['val'],
                        'epochs': summary['global_step'] / summary['steps_per_epoch']}
-    record['speed'].update(harness.speed_fields(train_speed, infer), forward_macs_per_lr_pixel=per_pixel,
+    record['speed'].update(harness.speed_fields(train_speed, infer), forward_flops_per_lr_pixel=per_pixel,
                            precision=prec)
     return bench.finish('rdn', p['batchSize'], summary['images_per_sec'], losses=summary['epoch_losses'])
 

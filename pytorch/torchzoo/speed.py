@@ -4,17 +4,20 @@
 batch 16 x 64 x 64) in both memory layouts PyTorch offers for it on the CPU, NCHW and channels-last, in
 the precision asked, and keeps the faster (``common.bench.yardstick``), so that no model looks efficient
 against a slow reference. It runs in the bench's own process, with its threads, just before the section
-it is compared with, and leaves the global random state as it found it.
+it is compared with, and leaves the global random state as it found it. :func:`forward_flops` counts a
+model's side of the ratio.
 """
 import contextlib
+import copy
 import functools
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from common.bench import YARDSTICK, yardstick
 from common.timing import best_calls_per_second
 
-__all__ = ['LAYOUTS', 'dense_conv']
+__all__ = ['LAYOUTS', 'dense_conv', 'forward_flops']
 
 LAYOUTS = {'nchw': torch.contiguous_format, 'channels_last': torch.channels_last}
 DTYPES = {'fp32': None, 'bf16': torch.bfloat16}
@@ -69,3 +72,13 @@ def dense_conv(mode, precision='fp32', seconds=1.0):
         return yardstick(mode, precision, {name: functools.partial(_calls_per_second, mode, precision, fmt, seconds)
                                            for name, fmt in LAYOUTS.items()},
                          f'torch {torch.__version__}, threads {torch.get_num_threads()}')
+
+
+def forward_flops(model, shape):
+    """FLOPs of one forward pass of ``model`` on an input of ``shape`` (convolutions and matrix products,
+    2 per multiply-accumulate), counted on the meta device: no arithmetic runs, the model is not changed.
+    """
+    meta = copy.deepcopy(model).to('meta')
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        meta(torch.empty(*shape, device='meta'))
+    return counter.get_total_flops()

@@ -5,9 +5,12 @@ import torch
 from common import bench as harness
 
 
-def test_conv_macs_counts_every_convolution(rdn):
+def test_forward_flops_count_every_convolution(rdn):
+    from torchzoo.speed import forward_flops
     model = rdn.rdn.build_rdn('bench', 4)
-    macs = rdn.bench.conv_macs(model, (1, 3, 8, 8))
+    weight = model.SFF1.weight.clone()
+    macs = forward_flops(model, (1, 3, 8, 8)) / 2
+    assert torch.equal(model.SFF1.weight, weight) and model.SFF1.weight.device.type == 'cpu'    # not changed
     by_hand = 0
     for m in model.modules():
         if isinstance(m, torch.nn.Conv2d):
