@@ -342,6 +342,9 @@ def _provenance(rec):
         parts.append(f"inference {speed['infer_ms_per_image']:.1f} ms/image")
     if hw.get('omp_wait_policy'):
         parts.append(f"OMP_WAIT_POLICY={hw['omp_wait_policy']}")
+    trial = (rec.get('config') or {}).get('trial')
+    if trial:
+        parts.append('a TRIAL, not the preset: ' + ', '.join(f'{k} {v}' for k, v in trial.items()))
     commit = (rec.get('git_commit') or '')[:10]
     if commit:
         parts.append(f'code {commit}')

@@ -152,7 +152,9 @@ def test_speed_table_renders_the_two_efficiencies_and_dashes_for_old_records(mon
     table = records.render_results_table([rec])
     assert '| training (forward + backward) | 60.0 | 120.0 | 0.50 | channels_last, fp32 | the training |' in table
     assert '| inference (forward) | 30.0 | 120.0 | 0.25 | nchw, fp32 | Set5 x2, whole images |' in table
-    assert 'OMP_WAIT_POLICY=PASSIVE' in table
+    assert 'OMP_WAIT_POLICY=PASSIVE' in table and 'TRIAL' not in table
+    rec['config']['trial'] = {'max_steps': 10}
+    assert 'a TRIAL, not the preset: max_steps 10' in records.render_results_table([rec])
     rec['speed'] = {'conv_efficiency': 0.7, 'dense_conv_gflops': 90.0}          # a record of before the yardstick
     old = records.render_results_table([rec])
     assert '| training (forward + backward) | - | - | - | - | - |' in old and 'conv efficiency' not in old
