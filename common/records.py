@@ -77,14 +77,22 @@ def portable_path(value):
     return '<abs>/' + os.path.basename(os.path.normpath(value))
 
 
+# The vector extensions that change which kernels the frameworks pick (and so the float order of a run).
+_ISA_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_tile')
+
+
 def hardware_info():
-    """Describe this machine: CPU model, core count, memory, OS, Python version, load and OpenMP wait policy."""
+    """Describe this machine: CPU model and vector ISA, core count, memory, OS, Python, load, OpenMP wait policy."""
     cpu = platform.processor() or platform.machine()
+    isa = []
     try:
         with open('/proc/cpuinfo', encoding='utf-8') as f:
             for line in f:
                 if line.startswith('model name'):
                     cpu = line.split(':', 1)[1].strip()
+                elif line.startswith('flags'):
+                    flags = set(line.split(':', 1)[1].split())
+                    isa = [name for name in _ISA_FLAGS if name in flags]
                     break
     except OSError:
         pass
@@ -98,7 +106,7 @@ def hardware_info():
         load = [round(x, 2) for x in os.getloadavg()]   # 1, 5, 15 min: how busy the machine was
     except OSError:
         load = None
-    return {'cpu': cpu, 'cores': cores, 'memory_gib': memory_gib, 'accelerator': 'none',
+    return {'cpu': cpu, 'isa': isa, 'cores': cores, 'memory_gib': memory_gib, 'accelerator': 'none',
             'platform': platform.platform(), 'python': platform.python_version(), 'load_avg': load,
             'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY')}
 
@@ -325,8 +333,10 @@ def speed_table(rec):
 
 def _provenance(rec):
     hw = rec.get('hardware', {})
+    isa = hw.get('isa')
+    widest = next((name.upper() for name in ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2') if name in (isa or ())), None)
     parts = [f"Command: `{rec['command']}`", f"measured {rec['created'][:10]}",
-             f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores"]
+             f"{hw.get('cpu', '?')}" + (f' ({widest})' if widest else '') + f", {hw.get('cores', '?')} cores"]
     if hw.get('load_avg'):
         parts.append('load avg (1/5/15 min) when recorded ' + '/'.join(f'{x:.1f}' for x in hw['load_avg']))
     if rec.get('framework') not in (None, 'none'):

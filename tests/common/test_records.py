@@ -169,3 +169,10 @@ def test_update_block_with_other_markers(tmp_path):
     assert doc.read_text() == 'a\n<!-- x:begin -->\nnew\n<!-- x:end -->\nb\n'
     with pytest.raises(ValueError, match=r'doc\.md has no <!-- results:begin -->'):
         records.update_block(doc, 'new')
+
+
+def test_hardware_info_names_the_vector_isa():
+    hw = records.hardware_info()
+    assert set(hw['isa']) <= set(records._ISA_FLAGS)
+    if os.path.exists('/proc/cpuinfo') and ' avx2' in open('/proc/cpuinfo').read():
+        assert 'avx2' in hw['isa']
