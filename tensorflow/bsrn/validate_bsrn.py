@@ -12,7 +12,6 @@ Wang et al. 2004), printed with its label. ``--metric=rgb`` gives the reference'
 (the ensemble per scale, space separated, as the Ascend port). ``--save_path`` gets
 ``t{t}/x{s}/<name>.png`` and ``ensemble/x{s}/<name>.png`` (each folder built atomically).
 """
-import sys
 
 import flags
 from common.cli import int_flag, run_cli, str2bool

@@ -8,19 +8,10 @@ The graph maps the float32 placeholder ``LR`` (RGB, 0..255, NHWC) to the uint8 n
 fixes dimensions (-1 leaves one dynamic), e.g. ``1,256,256,3`` for a static ATC model. The model flags
 (--n_feats, --n_RG, --n_RCAB, ...) are main.py's and must match the checkpoint.
 """
-import os
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')      # TensorFlow's C++ INFO lines off, warnings kept
-os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')     # oneDNN kernels: about 2x faster training on CPU
-for _path in (HERE.parents[1], HERE.parent, HERE):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from main import build_parser, check_args  # noqa: E402
-from common.cli import run_cli  # noqa: E402
+from common.cli import run_cli
+from main import build_parser, check_args         # also sets TensorFlow's log level and oneDNN, as main.py
 
 INPUT, OUTPUT = 'LR', 'output'
 

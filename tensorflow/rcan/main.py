@@ -12,17 +12,12 @@ Flags and defaults are the reference's (dongheehand/RCAN-tf as adapted by ModelZ
 checked before TensorFlow loads; a bad one is one ``error: ...`` line and exit code 2.
 """
 import os
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common.cli import FlagParser, int_flag, run_cli, str2bool
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')      # TensorFlow's C++ INFO lines off, warnings kept
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')     # oneDNN kernels: about 2x faster training on CPU
-for _path in (HERE.parents[1], HERE.parent, HERE):   # repo root (common), tensorflow/ (tfzoo), this folder
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from common.cli import FlagParser, int_flag, run_cli, str2bool  # noqa: E402
 
 MODES = ('train', 'test', 'test_only')
 

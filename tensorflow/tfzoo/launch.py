@@ -24,11 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-
-from common.cli import FlagParser, run_cli  # noqa: E402
-from common.distributed import check_port_free  # noqa: E402
+from common.cli import FlagParser, run_cli
+from common.distributed import check_port_free
 
 PR_SET_PDEATHSIG = 1
 BAD_INPUT_GRACE = 20.0          # seconds

@@ -11,11 +11,12 @@ RCAN_DIR = paths.REPO_ROOT / 'tensorflow' / 'rcan'
 
 
 def _copy(tmp_path):
-    """This model folder copied to tmp (the scripts write test/output/ next to themselves)."""
+    """This model folder copied to tmp (the scripts write test/output/ next to themselves), and an
+    environment without PYTHONPATH: common and tfzoo come from the interpreter's installed packages."""
     target = tmp_path / 'zoo' / 'tensorflow' / 'rcan'
     shutil.copytree(RCAN_DIR, target, ignore=shutil.ignore_patterns('output', '__pycache__', 'model_dir', 'logs'))
-    env = dict(os.environ, PYTHON=sys.executable, ASCEND_DEVICE_ID='0',
-               PYTHONPATH=os.pathsep.join([str(paths.REPO_ROOT), str(paths.REPO_ROOT / 'tensorflow')]))
+    env = dict(os.environ, PYTHON=sys.executable, ASCEND_DEVICE_ID='0')
+    env.pop('PYTHONPATH', None)
     return target, env
 
 
