@@ -11,19 +11,8 @@ go to ``--train_path/x{s}``, checkpoints ``--train_path/model.ckpt-{step}`` ever
 and at the end (kill-safe, tfzoo.checkpoint). ``--resume=True`` continues the run in --train_path
 exactly; ``--restore_path`` starts from another checkpoint, e.g. the authors' released one.
 """
-import json
-import math
-import os
-import sys
-import time
-
 import flags
 from common.cli import int_flag, run_cli, str2bool
-
-IDENTITY_KEYS = ('dataloader', 'scales', 'batch_size', 'input_patch_size', 'bsrn_model_scales',
-                 'bsrn_conv_features', 'bsrn_state_features', 'bsrn_recursions', 'bsrn_recursion_frequency',
-                 'bsrn_rgb_mean', 'bsrn_learning_rate', 'bsrn_learning_rate_decay',
-                 'bsrn_learning_rate_decay_steps', 'bsrn_adam_epsilon', 'bsrn_clip_norm', 'seed')
 
 
 def build_parser():
@@ -103,7 +92,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     check_args(args)
     data = load_data(args)
-    import trainer                  # TensorFlow loads here, after every input was checked
+    import trainer                  # TensorFlow loads here, after every input was checked (trainer never imports train)
     return trainer.train(args, data)
 
 

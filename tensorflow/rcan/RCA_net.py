@@ -15,6 +15,7 @@ step and the seconds trained (``train_state/*``) so that a checkpoint carries th
 import tensorflow as tf
 
 from ops import RGB_MEAN, SCALES, conv2d, mean_shift, residual_group, upsample
+from tfzoo.trainer import TrainState
 
 __all__ = ['rcan', 'RCA_net', 'check_scale', 'TAIL_SCOPES']
 
@@ -122,13 +123,7 @@ class RCA_net:
         self.RGB_PSNR = tf.reduce_mean(tf.image.psnr(self.output, tf.cast(self.GT, tf.uint8), max_val=255))
         tf.compat.v1.summary.scalar('train_loss', self.loss)
         tf.compat.v1.summary.scalar('train_RGB_PSNR', self.RGB_PSNR)
-        with tf.compat.v1.variable_scope('train_state'):
-            self.step_var = tf.compat.v1.get_variable('global_step', [], tf.int64, tf.zeros_initializer(),
-                                                      trainable=False)
-            self.seconds_var = tf.compat.v1.get_variable('seconds', [], tf.float64, tf.zeros_initializer(),
-                                                         trainable=False)
-        self.state_in = (tf.compat.v1.placeholder(tf.int64, []), tf.compat.v1.placeholder(tf.float64, []))
-        self.set_state = tf.group(self.step_var.assign(self.state_in[0]), self.seconds_var.assign(self.state_in[1]))
+        self.state = TrainState()                # train_state/global_step and train_state/seconds
 
     def weights(self):
         """The network's trainable variables (what a test or an export restores)."""

@@ -27,7 +27,7 @@ from common.distributed import check_port_free
 
 v1 = tf.compat.v1
 
-__all__ = ['ENV', 'Cluster', 'SyncAverager', 'hccl_rank', 'hccl_optimizer', 'write_ranks']
+__all__ = ['ENV', 'Cluster', 'SyncAverager', 'hccl_rank', 'hccl_optimizer']
 
 ENV = 'TF_CONFIG'
 
@@ -194,16 +194,3 @@ def hccl_optimizer(optimizer, rank_size):
     module = importlib.import_module('npu_bridge.estimator.npu.npu_optimizer')
     return module.NPUDistributedOptimizer(optimizer)
 
-
-def write_ranks(folder, summary, batch_size, shard_names):
-    """``--record_ranks``: ``folder/ranks.json`` (atomic) with the chief's view of a run: workers, batches,
-    steps, images/s of the global batch after the first step, and its shard. With parameter servers the
-    weights exist once (on the servers), so there are no replicas to compare."""
-    from pathlib import Path
-
-    from common.fileio import atomic_write_bytes
-    record = {'world_size': summary['workers'], 'batch_per_rank': batch_size, 'global_batch': summary['global_batch'],
-              'steps': summary['steps_run'], 'images_per_sec': summary['images_per_sec_after_first'],
-              'weights': 'parameter servers' if summary['workers'] > 1 else 'one process',
-              'ranks': [{'rank': 0, 'shard': list(shard_names)}]}
-    atomic_write_bytes(Path(folder) / 'ranks.json', (json.dumps(record, indent=1) + '\n').encode())

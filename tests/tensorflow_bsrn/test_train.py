@@ -1,5 +1,6 @@
 """train.py: loss goes down, the Ascend log line, per-scale summaries, checkpoints, exact resume after
 SIGKILL, starting from another checkpoint (--restore_path), run identity."""
+import ast
 import json
 import re
 import signal
@@ -14,6 +15,19 @@ import tensorflow as tf
 from common import paths
 
 TRAIN_PY = paths.REPO_ROOT / 'tensorflow' / 'bsrn' / 'train.py'
+
+
+def test_no_module_of_the_training_imports_the_entry_script():
+    """``python train.py`` runs train.py as __main__: a module that imported ``train`` back (trainer.py
+    did, for the run identity's keys) would run it a second time. Only bench.py, another entry point,
+    imports it."""
+    for path in sorted(TRAIN_PY.parent.rglob('*.py')):
+        if path.name in ('train.py', 'bench.py'):
+            continue
+        nodes = list(ast.walk(ast.parse(path.read_text())))
+        imported = {a.name for n in nodes if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in nodes if isinstance(n, ast.ImportFrom)}
+        assert 'train' not in imported, path
 
 
 def _tensors(prefix, skip=('train_state/seconds',)):
