@@ -1,11 +1,14 @@
-"""Fixtures for the BSRN tests: the model's modules (kept out of other tests), tiny data, tiny flags.
+"""Fixtures for the BSRN tests: the model's modules, tiny data, tiny flags.
 
 tensorflow/bsrn keeps the reference's flat module names (train, models, dataloaders, export, bench,
-...), which other models share. The ``bsrn`` fixture imports them with tensorflow/bsrn and
-tensorflow/ first on sys.path, then takes them out of sys.modules; they are swapped back in only
-while this folder's test modules run.
+...), which other models share. This folder's tests run in an interpreter of their own
+(tools/run_tests.py, group tensorflow_bsrn), so the model folder goes first on sys.path and its
+modules import as its entry scripts import them. A missing module, or one of those names found
+elsewhere, is an error.
 """
 import importlib
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -13,38 +16,36 @@ import numpy as np
 import pytest
 
 from common import paths
-from tests.model_modules import ModelModules
 from common.data import bicubic_lr, modcrop
 
 BSRN_DIR = paths.REPO_ROOT / 'tensorflow' / 'bsrn'
-TF_DIR = paths.REPO_ROOT / 'tensorflow'
-MODULES = ['flags', 'train', 'trainer', 'inference', 'evaluation', 'validate_bsrn', 'test_bsrn', 'export', 'bench', 'models', 'models.bsrn',
-           'dataloaders', 'dataloaders.base_loader', 'dataloaders.div2k_loader', 'dataloaders.basic_loader']
+MODULES = ['flags', 'train', 'trainer', 'inference', 'evaluation', 'validate_bsrn', 'test_bsrn', 'export', 'bench',
+           'models.bsrn', 'dataloaders.base_loader', 'dataloaders.div2k_loader', 'dataloaders.basic_loader']
 RELEASED = paths.REPO_ROOT.parent / 'shared' / 'data' / 'bsrn_released_checkpoint' / 'bsrn_c64_s64_x234.ckpt'
 TINY = {'bsrn_conv_features': 8, 'bsrn_state_features': 8, 'bsrn_recursions': 2, 'batch_size': 4,
         'input_patch_size': 8, 'bsrn_learning_rate': 2e-3, 'sleep_ratio': 0, 'chip': 'cpu',
         'intra_op_threads': 1, 'inter_op_threads': 1, 'data_cached': True}
 
-TOP_LEVEL = sorted({m.split('.')[0] for m in MODULES})
-OURS = ModelModules(TOP_LEVEL, [BSRN_DIR, TF_DIR])
+if str(BSRN_DIR) not in sys.path:
+    sys.path.insert(0, str(BSRN_DIR))
+
+
+def _ours(name):
+    module = importlib.import_module(name)
+    if BSRN_DIR not in Path(module.__file__).resolve().parents:
+        raise ImportError(f'module {name} is {module.__file__}, not tensorflow/bsrn\'s: run these tests in their '
+                          f'own interpreter (python -m tools.run_tests --group tensorflow_bsrn)')
+    return module
 
 
 @pytest.fixture(scope='session')
 def bsrn():
-    """Namespace of the model's modules: bsrn.train, bsrn.net (models.bsrn), bsrn.export, ..."""
-    with OURS.active():
-        names = [m for m in MODULES if m not in ('models', 'dataloaders')]
-        mods = {m: importlib.import_module(m) for m in names if importlib.util.find_spec(m) is not None}
-        ns = SimpleNamespace(**{k.replace('.', '_'): v for k, v in mods.items()})
-        ns.net = mods['models.bsrn']
-        ns.session = importlib.import_module('tfzoo.session')
+    """Namespace of the model's modules: bsrn.train, bsrn.net (models.bsrn), bsrn.export, ...,
+    bsrn.models_bsrn, bsrn.dataloaders_basic_loader, and bsrn.session (tfzoo.session)."""
+    ns = SimpleNamespace(**{name.replace('.', '_'): _ours(name) for name in MODULES})
+    ns.net = ns.models_bsrn
+    ns.session = importlib.import_module('tfzoo.session')
     return ns
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _bsrn_modules(bsrn):
-    with OURS.active():
-        yield
 
 
 @pytest.fixture(scope='session')
@@ -105,7 +106,7 @@ def trained(bsrn, tiny_data, tmp_path_factory):
     import io
     out = tmp_path_factory.mktemp('trained') / 'train'
     buf = io.StringIO()
-    with OURS.active(), contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf):
         summary = bsrn.train.main(tiny_argv(tiny_data, out, max_steps=30, log_freq=5, save_freq=10,
                                             save_max_keep=2, summary_freq=10))
     return out, summary, buf.getvalue()

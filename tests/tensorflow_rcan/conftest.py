@@ -1,11 +1,12 @@
-"""Fixtures for the RCAN tests: the model's modules (kept out of other tests), tiny data, tiny flags.
+"""Fixtures for the RCAN tests: the model's modules, tiny data, tiny flags.
 
 tensorflow/rcan keeps the reference's flat module names (ops, util, mode, main, ...), which other
-models may share. The ``rcan`` fixture imports them once with tensorflow/rcan and tensorflow/ first
-on sys.path, then takes them out of sys.modules again; they are swapped back in only while the test
-modules of this folder run (the entry points import some of them lazily).
+models share. This folder's tests run in an interpreter of their own (tools/run_tests.py, group
+tensorflow_rcan), so the model folder goes first on sys.path and its modules import as its entry
+scripts import them. A module of one of those names found elsewhere is an error, not a mix-up.
 """
 import importlib
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,32 +15,33 @@ import numpy as np
 import pytest
 
 from common import paths
-from tests.model_modules import ModelModules
 from common.data import bicubic_lr, modcrop
 
 RCAN_DIR = paths.REPO_ROOT / 'tensorflow' / 'rcan'
-TF_DIR = paths.REPO_ROOT / 'tensorflow'
 MODULES = ['ops', 'RCA_net', 'data_loader', 'util', 'main', 'mode', 'export', 'bench']
 TINY = {'n_feats': 16, 'n_RG': 1, 'n_RCAB': 2, 'ratio': 4, 'patch_size': 12, 'batch_size': 4,
         'dataset_enlarge_ratio': 2, 'learning_rate': 2e-3, 'intra_op_threads': 1, 'inter_op_threads': 1}
 
-OURS = ModelModules(MODULES, [RCAN_DIR, TF_DIR])
+if str(RCAN_DIR) not in sys.path:
+    sys.path.insert(0, str(RCAN_DIR))
+
+
+def _ours(name):
+    module = importlib.import_module(name)
+    if Path(module.__file__).resolve().parent != RCAN_DIR:
+        raise ImportError(f'module {name} is {module.__file__}, not tensorflow/rcan\'s: run these tests in their '
+                          f'own interpreter (python -m tools.run_tests --group tensorflow_rcan)')
+    return module
 
 
 @pytest.fixture(scope='session')
 def rcan():
-    """Namespace of the model's modules: rcan.main, rcan.mode, rcan.RCA_net, rcan.tfzoo_* ..."""
-    with OURS.active():
-        ns = SimpleNamespace(**{name: importlib.import_module(name) for name in MODULES})
-        for name in ('session', 'checkpoint', 'freeze', 'cluster'):
-            setattr(ns, name, importlib.import_module(f'tfzoo.{name}'))
+    """Namespace of the model's modules: rcan.main, rcan.mode, rcan.RCA_net, ..., and tfzoo's
+    (rcan.session, rcan.checkpoint, rcan.freeze, rcan.cluster, rcan.trainer)."""
+    ns = SimpleNamespace(**{name: _ours(name) for name in MODULES})
+    for name in ('session', 'checkpoint', 'freeze', 'cluster', 'trainer'):
+        setattr(ns, name, importlib.import_module(f'tfzoo.{name}'))
     return ns
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _rcan_modules(rcan):
-    with OURS.active(with_path=False):
-        yield
 
 
 @pytest.fixture(scope='session')
@@ -90,7 +92,7 @@ def trained(rcan, tiny_data, tmp_path_factory):
     import io
     out = tmp_path_factory.mktemp('trained')
     buf = io.StringIO()
-    with OURS.active(with_path=False), contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf):
         summary = rcan.main.main(tiny_argv(tiny_data, out / 'model', max_step=24, log_freq=4, model_save_freq=8,
                                            keep_checkpoint_max=2))
     return out, summary, buf.getvalue()
