@@ -127,3 +127,64 @@ def kill_rank0_when(proc, marker, seen):
         time.sleep(0.2)
     assert survivors(marker) == []
     return victim
+
+
+# --- comparing a data-parallel training with its one-process equivalent ---------------------------
+
+DRIFT_TOLERANCE = 0.05
+SLOTS = ('Adam', 'Adam_1')          # the optimizer's slot variables: '<variable>/Adam' (m), '<variable>/Adam_1' (v)
+
+
+def drift(got, want, initial):
+    """How far ``got`` is from ``want`` relative to how far training moved ``want``:
+    ``||got - want|| / ||want - initial||`` over all the arrays given (float64).
+
+    Two trainings that do the same mathematics in another float order (other kernels, other batch
+    blocking, another CPU) differ by rounding that Adam amplifies where a gradient is near zero: single
+    elements may move by a large fraction of their own value (rtol-style checks then fail), while a
+    variable as a whole stays within about a thousandth of its own change. A lost gradient or a doubled
+    step changes the trajectory itself (tens of percent and more).
+
+    Args:
+        got, want, initial (dict[str, np.ndarray]): Arrays by name (``want``'s names are compared).
+
+    Returns:
+        float: The ratio.
+    """
+    import numpy as np
+
+    def flat(arrays):
+        return np.concatenate([np.asarray(arrays[n], np.float64).ravel() for n in want])
+    moved = float(np.linalg.norm(flat(want) - flat(initial)))
+    return float(np.linalg.norm(flat(got) - flat(want))) / max(moved, 1e-30)
+
+
+def training_mismatches(got, want, initial, tolerance=DRIFT_TOLERANCE):
+    """What makes ``got`` another training than ``want`` (both: variables by name after the same steps
+    from the same ``initial`` values). Returns ``[(what, ratio or (got, want))]``, empty when alike:
+
+    * Adam's beta powers (``*_power``: a function of the step count alone) beyond float rounding;
+    * a weight whose :func:`drift` exceeds ``tolerance``;
+    * the first (``*/Adam``) or second (``*/Adam_1``) moments taken together whose drift exceeds it:
+      they are gradient statistics, and a tiny variable whose gradient is mostly rounding (a 4-element
+      bias behind a ReLU) carries a relative noise of a few percent of its own moments.
+    """
+    import numpy as np
+    powers = [n for n in want if n.endswith('_power')]
+    bad = [(n, (float(got[n]), float(want[n]))) for n in powers if not np.isclose(got[n], want[n], rtol=1e-6, atol=0)]
+    slots = {slot: [n for n in want if n.rsplit('/', 1)[-1] == slot] for slot in SLOTS}
+    weights = [n for n in want if n not in powers and not any(n in names for names in slots.values())]
+    ratios = [(n, drift(got, {n: want[n]}, initial)) for n in weights]
+    ratios += [(f'*/{slot}', drift(got, {n: want[n] for n in names}, initial)) for slot, names in slots.items() if names]
+    bad += sorted(((n, r) for n, r in ratios if not r <= tolerance), key=lambda item: -item[1])
+    return bad
+
+
+def drift_report(got, want, initial):
+    """The largest drift of a weight and of each moment kind (for messages)."""
+    slots = {slot: [n for n in want if n.rsplit('/', 1)[-1] == slot] for slot in SLOTS}
+    weights = [n for n in want if not n.endswith('_power') and not any(n in names for names in slots.values())]
+    worst = max(weights, key=lambda n: drift(got, {n: want[n]}, initial))
+    parts = [f'weights: at most {drift(got, {worst: want[worst]}, initial):.4g} ({worst})']
+    parts += [f'*/{slot}: {drift(got, {n: want[n] for n in names}, initial):.4g}' for slot, names in slots.items() if names]
+    return '; '.join(parts)
