@@ -307,6 +307,8 @@ def _main(argv):
     parser.add_argument('--keep_scale_suffix', action='store_true', help="keep 'x2' in names such as 0001x2.png")
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --output')
     args = parser.parse_args(argv)
+    if args.n_workers is not None and args.n_workers < 1:
+        parser.error(f'--n_workers must be >= 1, got {args.n_workers}')
     check_disjoint(args.output, args.input, '--output', '--input')
     written = extract_subimages(args.input, args.output, args.crop_size, args.step, args.thresh_size,
                                 args.n_workers, args.compress_level, overwrite=args.overwrite,

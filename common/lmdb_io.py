@@ -261,6 +261,8 @@ def _main(argv):
                         help='LMDB map size in bytes (default: sized from the encoded images)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --output')
     args = parser.parse_args(argv)
+    if args.map_size is not None and args.map_size < 1:
+        parser.error(f'--map_size must be a positive number of bytes, got {args.map_size}')
     check_disjoint(args.output, args.input, '--output', '--input')
     paths = list_images(args.input)
     make_lmdb(paths, [p.stem for p in paths], args.output, args.compress_level, args.map_size, args.overwrite)

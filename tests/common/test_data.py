@@ -200,3 +200,13 @@ def test_extract_subimages_cli(tmp_path, capsys):
         err = capsys.readouterr().err
         assert info.value.code == 2 and err.count('\n') == 1 and err.startswith('error: ') and message in err, err
     assert sorted(os.listdir(src)) == ['a.png']
+
+
+def test_cli_refuses_a_worker_count_below_one(tmp_path, capsys):
+    src = tmp_path / 'hr'
+    _write_folder(src, {'a.png': (30, 30)})
+    with pytest.raises(SystemExit) as info:
+        data.main(['--input', str(src), '--output', str(tmp_path / 'o'), '--crop_size', '20', '--step', '10',
+                   '--n_workers', '-3'])
+    assert info.value.code == 2 and capsys.readouterr().err == 'error: --n_workers must be >= 1, got -3\n'
+    assert sorted(os.listdir(tmp_path)) == ['hr']

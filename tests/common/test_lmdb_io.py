@@ -254,3 +254,12 @@ def test_cli_refuses_an_output_inside_the_input(tmp_path):
     assert proc.stderr == f'error: --output={inside} lies inside --input={tmp_path / "imgs"}; ' \
                           f'choose an output outside the source\n'
     assert sorted(os.listdir(tmp_path / 'imgs')) == ['img00.png', 'img01.png']
+
+
+def test_cli_refuses_a_map_size_below_one(tmp_path, capsys):
+    _folder(tmp_path, 1)
+    with pytest.raises(SystemExit) as info:
+        lmdb_io.main(['--input', str(tmp_path / 'imgs'), '--output', str(tmp_path / 'o.lmdb'), '--map_size', '-3'])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == 'error: --map_size must be a positive number of bytes, got -3\n'
+    assert sorted(os.listdir(tmp_path)) == ['imgs']
