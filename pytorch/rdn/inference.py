@@ -114,6 +114,8 @@ def main(argv=None):
     model, info = load_model(args.model, args.allow_pickle)
     scale = info['arch']['upscale']
     if info['ycbcr'] is None:
+        if args.ycbcr != 'auto':
+            raise ValueError(f'--ycbcr={args.ycbcr}: {info["path"]} is an RGB network; the Y pipelines are for Y ones')
         args.ycbcr, pipeline = None, 'RGB'
     elif args.ycbcr == 'auto':
         args.ycbcr, pipeline = info['ycbcr'], f"Y {info['ycbcr']} ({info['ycbcr_from']})"

@@ -117,6 +117,15 @@ def test_an_inference_output_on_its_input_is_refused_even_with_overwrite(rdn, ti
     assert (folder / f'{image.stem}_rdn_x2.png').is_file()
 
 
+def test_a_y_pipeline_flag_for_an_rgb_network_is_refused(rdn, tiny_data, checkpoint, tmp_path, capsys):
+    image = sorted((tiny_data.ref / 'test').iterdir())[0]
+    for flags in (['--ycbcr=pil'], ['--truncate_y']):
+        line = _refused(rdn.inference.main, ['--input_image', str(image), '--model', str(checkpoint), *flags,
+                                             '--output_filename', str(tmp_path / 'y.png')], capsys)
+        assert line.startswith(f'error: {flags[0].split("=")[0]}'), line
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize('opset', [1, 99])
 def test_export_refuses_an_opset_outside_the_supported_range(rdn, checkpoint, tmp_path, capsys, opset):
     line = _refused(rdn.export.main, ['--model', str(checkpoint), '--opset', str(opset), '--file_name',
