@@ -22,8 +22,9 @@ snapshot of the workspace before and after:
 Framework imports cost seconds, so by default the cases of one framework run in one server process that
 imports the framework once and forks a child per case (the child imports the model's modules afresh,
 exactly as a new interpreter would); ``--fresh`` runs every case as its own ``python script ...``
-subprocess instead. The table of counts per class and per entry point is printed; the JSON record
-(``--json``, default ``results/bad_input.json`` is NOT written unless asked) lists every case.
+subprocess instead. The table of counts per class and per entry point is printed, then every case that
+is neither clean nor accepted; ``--json OUT`` also writes the record of every case (nothing is written
+without it). ``--list`` prints the cases without running them.
 """
 import argparse
 import json
@@ -356,6 +357,8 @@ def build_workspace(root, models, log=print):
     ckpts = sorted((mdir / 'srcnn').rglob('*.ckpt')) if (mdir / 'srcnn').is_dir() else []
     if ckpts:
         shutil.copy2(ckpts[-1], mdir / 'srcnn_ckpt')
+    for name in ('data', 'models'):                   # restored after a case that touched the inputs
+        shutil.copytree(root / name, root / 'pristine' / name, symlinks=True)
     return prepared
 
 
@@ -505,7 +508,7 @@ def run_matrix(entries, ws, fresh, timeout, prepared, log=print):
         for entry in group:
             for number, case in enumerate(cases_for(entry)):
                 out = ws / 'out' / f'{entry["name"]}-{number:03d}'
-                case = dict(case, argv=[_format(a, ws, out) for a in case['argv']])
+                case = dict(case, argv=[_format(a, ws, out) for a in case['argv']], out=str(out))
                 if case['expect'] == 'ok' and any(m not in prepared for m in entry['needs']):
                     case['skipped'] = f'no checkpoint ({", ".join(entry["needs"])} not prepared)'
                 payload.append((entry, case))
@@ -526,12 +529,25 @@ def _inputs(ws):
     return dict(snapshot(ws / 'data'), **{f'models/{k}': v for k, v in snapshot(ws / 'models').items()})
 
 
+def _restore_inputs(ws):
+    """Put back the pristine copy of data/ and models/ that build_workspace saved."""
+    for name in ('data', 'models'):
+        pristine = ws / 'pristine' / name
+        if pristine.is_dir():
+            shutil.rmtree(ws / name, ignore_errors=True)
+            shutil.copytree(pristine, ws / name, symlinks=True)
+
+
 def run_and_classify(case, entry, ws, fresh=False, timeout=300):
     """Run one case between two snapshots of the workspace; its record with 'cls' and 'reason'."""
+    if case.get('out'):
+        Path(case['out']).mkdir(parents=True, exist_ok=True)      # the folder a user writes into exists
     inputs_before, outputs_before = _inputs(ws), snapshot(ws / 'out')
     code, _out, err, seconds = run_case(case, entry, ws, fresh, timeout)
     inputs_after, outputs_after = _inputs(ws), snapshot(ws / 'out')
     cls, reason = classify(case, code, err, inputs_before, inputs_after, outputs_before, outputs_after)
+    if cls == 'input-touching':
+        _restore_inputs(ws)                                       # the next case starts from intact inputs
     return dict(case, cls=cls, reason=reason, code=code, seconds=round(seconds, 2),
                 stderr_tail=err.strip().splitlines()[-3:])
 
