@@ -229,7 +229,7 @@ def run(args):
     lifecycle.check_outside_data(args.output_path, '--output_path',
                                  [(folder, '--datapath') for folder in train_set.folders] +
                                  [(test_folder if test_set is not None else None, '--test_path' if args.test_path
-                                   else '--datapath')])
+                                   else '--datapath'), (root, '--datapath')])
     n = len(train_set)
     loader = make_loader(train_set, args, plan, device)
     log(f'===> Datasets Loading Complete: train {how}, {n} samples per epoch; test {test_how}')

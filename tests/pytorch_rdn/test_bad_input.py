@@ -75,12 +75,16 @@ def test_a_run_folder_inside_a_data_folder_is_refused(rdn, fast_flags, tiny_data
     for out, inside, flag in ((data / 'train', data / 'train', '--datapath'),
                               (data / 'train' / 'run1', data / 'train', '--datapath'),
                               (data / 'test' / 'run1', data / 'test', '--datapath'),
-                              (tiny_data.set5 / 'run1', tiny_data.set5, '--test_path')):
+                              (tiny_data.set5 / 'run1', tiny_data.set5, '--test_path'),
+                              (data, data, '--datapath'), (data / 'runs' / 'run1', data, '--datapath')):
         extra = [f'--test_path={tiny_data.set5}'] if flag == '--test_path' else []
         line = _refused(rdn.train.main, _train_flags(fast_flags, data, out) + extra + ['--max_steps=1'], capsys)
         relation = 'is' if out == inside else 'lies inside'
         assert line == (f'error: --output_path={out} {relation} {flag}={inside}; choose an output outside the source')
         assert _tree(data) == before and not (tiny_data.set5 / 'run1').exists()
+    beside = tmp_path / 'out'                      # beside the data: trains
+    rdn.train.main(_train_flags(fast_flags, data, beside) + ['--max_steps=1'])
+    assert (beside / 'ckpt' / 'RDN').is_dir() and _tree(data) == before
 
 
 def test_a_refused_resume_leaves_no_run_folder(rdn, fast_flags, tiny_data, tmp_path, capsys):
