@@ -125,11 +125,13 @@ ENTRIES = [
                                           ('resume garbage', {'path.resume_state': '{D}/garbage.pth'}, 'garbage.pth')]),
     _e('lptn.test', 'lptn', 'torch', 'pytorch/lptn/test.py', needs=['lptn'], base=_LPTN_TEST,
        ins={'datasets.test.dataroot_lq': 'lmdb', 'path.pretrain_network_g': 'ckpt'}, outs={'--root': 'dir'},
-       extra=[('num_high 4 into 3', {'network_g.num_high': '4'}, 'num_high')]),
+       extra=[('num_high 4 into 3 (a warning naming the keys)', {'network_g.num_high': '4'}, 'warn:missing')]),
     _e('lptn.test_speed', 'lptn', 'torch', 'pytorch/lptn/test_speed.py', needs=['lptn'],
        base=['-opt', 'options/test/LPTN/test_speed_FiveK.yml', '--root={O}', '--force_yml', 'num_gpu=0',
              'path.pretrain_network_g={M}/lptn/experiments/LPTN_FiveK/models/net_g_latest.pth',
-             'num_img=1', 'times_per_img=1', 'fix_img_size=[64,64]'],
+             f'datasets.test.dataroot_lq={_FIVEK}/FiveK_test_source.lmdb',
+             f'datasets.test.dataroot_gt={_FIVEK}/FiveK_test_target.lmdb',
+             'val.num_img=1', 'val.times_per_img=1', 'val.fix_img_size=[64,64]'],
        ins={'path.pretrain_network_g': 'ckpt'}, outs={'--root': 'dir'}),
     _e('lptn.export', 'lptn', 'torch', 'pytorch/lptn/export.py', needs=['lptn'],
        base=['-opt', 'options/test/LPTN/test_FiveK.yml', '--file_name={O}/lptn.onnx', '--image_height=64',
@@ -241,6 +243,8 @@ def cases_for(entry):
     def add(label, argv, expect='error', names=()):
         cases.append({'entry': entry['name'], 'label': label, 'argv': argv, 'expect': expect,
                       'names': [n.lstrip('-') for n in names if n]})
+        if names and names[0].startswith('warn:'):
+            cases[-1].update(expect='warn', names=[names[0][5:]])
     if entry['ok']:
         add('valid', base, 'ok')
     if entry['script'].endswith('inference.py') and entry['model'] == 'bsrn':
@@ -272,11 +276,11 @@ def cases_for(entry):
         for in_flag, in_value in inputs[:2]:
             leaf = 'out.json' if kind == 'file' else 'out'
             add(f'{flag} inside {in_flag}', _replace(base, {flag: f'{in_value}/{leaf}'}), names=[flag, in_flag])
-            add(f'{flag} = {in_flag}', _replace(base, {flag: in_value}), names=[flag, in_flag])
+            add(f'{flag} = {in_flag}', _replace(base, {flag: in_value}), names=[flag, in_flag, in_value])
             if entry['overwrite']:
                 add(f'{flag} = {in_flag} {entry["overwrite"]}', _replace(base, {flag: in_value}) + [entry['overwrite']],
-                    names=[flag, in_flag])
-        if kind == 'file':
+                    names=[flag, in_flag, in_value])
+        if kind == 'file' and 'export' not in entry['name']:     # exporters may add a suffix: not an error
             add(f'{flag} is a folder', _replace(base, {flag: '{D}/empty'}), names=[flag, 'empty'])
         add(f'{flag} under a file', _replace(base, {flag: '{D}/garbage.png/sub'}), names=[flag, 'garbage.png'])
     for label, changes, name in entry['extra']:
@@ -460,7 +464,7 @@ def run_case(case, entry, ws, fresh, timeout):
     return code, read(out_file), read(err_file), time.time() - start
 
 
-def classify(case, code, stderr, inputs_before, inputs_after, outputs_before, outputs_after):
+def classify(case, code, stderr, inputs_before, inputs_after, outputs_before, outputs_after, stdout=''):
     """(class, reason) of one finished case."""
     changed = sorted(k for k in set(inputs_before) | set(inputs_after) if inputs_before.get(k) != inputs_after.get(k))
     if changed:
@@ -472,6 +476,11 @@ def classify(case, code, stderr, inputs_before, inputs_after, outputs_before, ou
         return 'other', 'timeout'
     if case['expect'] == 'ok':
         return ('accepted', '') if code == 0 else ('other', f'exit {code}: {_last_line(stderr)}')
+    if case['expect'] == 'warn':                   # valid, but the user must be told (e.g. a non-strict load)
+        if code != 0:
+            return 'other', f'exit {code}: {_last_line(stderr)}'
+        told = any(name in (stdout + stderr).lower() for name in case['names'])
+        return ('accepted', 'warned') if told else ('silent-wrong', f'exit 0 without a line naming {case["names"]}')
     if code == 0:
         return 'silent-wrong', 'exit 0'
     errors = [ln for ln in stderr.splitlines() if ln.startswith('error:')]
@@ -496,6 +505,20 @@ def _format(value, ws, out):
     return value.replace('{D}', str(ws / 'data')).replace('{M}', str(ws / 'models')).replace('{O}', str(out))
 
 
+def _input_paths(entry, argv, ws):
+    """The files and folders a command line reads: every value under data/ or models/ not given to an
+    output flag."""
+    roots = (str(ws / 'data'), str(ws / 'models'))
+    found = []
+    for token in argv:
+        if '=' not in token or _flag_of(token) in entry['outs']:
+            continue
+        value = token.split('=', 1)[1]
+        if value.startswith(roots) and value not in found:
+            found.append(value)
+    return found
+
+
 def run_matrix(entries, ws, fresh, timeout, prepared, log=print):
     """Run every case of ``entries``, grouped by framework (one forking server per framework)."""
     records = []
@@ -508,7 +531,9 @@ def run_matrix(entries, ws, fresh, timeout, prepared, log=print):
         for entry in group:
             for number, case in enumerate(cases_for(entry)):
                 out = ws / 'out' / f'{entry["name"]}-{number:03d}'
-                case = dict(case, argv=[_format(a, ws, out) for a in case['argv']], out=str(out))
+                argv = [_format(a, ws, out) for a in case['argv']]
+                case = dict(case, argv=argv, out=str(out), inputs=_input_paths(entry, argv, ws),
+                            names=[_format(n, ws, out) for n in case['names']])
                 if case['expect'] == 'ok' and any(m not in prepared for m in entry['needs']):
                     case['skipped'] = f'no checkpoint ({", ".join(entry["needs"])} not prepared)'
                 payload.append((entry, case))
@@ -524,9 +549,20 @@ def run_matrix(entries, ws, fresh, timeout, prepared, log=print):
     return records
 
 
-def _inputs(ws):
-    """The snapshot of everything a case may read: the data and the checkpoints."""
-    return dict(snapshot(ws / 'data'), **{f'models/{k}': v for k, v in snapshot(ws / 'models').items()})
+def _inputs(ws, case):
+    """The snapshot of what a case reads: each input file, each input folder's whole tree (its
+    ``inputs``; without them, all of data/ and models/)."""
+    paths = case.get('inputs')
+    if paths is None:
+        paths = [str(ws / 'data'), str(ws / 'models')]
+    state = {}
+    for path in paths:
+        if os.path.isdir(path):
+            state.update({os.path.join(path, k): v for k, v in snapshot(path).items()})
+        elif os.path.lexists(path):
+            st = os.lstat(path)
+            state[path] = (False, st.st_size, st.st_mtime_ns)
+    return state
 
 
 def _restore_inputs(ws):
@@ -542,10 +578,10 @@ def run_and_classify(case, entry, ws, fresh=False, timeout=300):
     """Run one case between two snapshots of the workspace; its record with 'cls' and 'reason'."""
     if case.get('out'):
         Path(case['out']).mkdir(parents=True, exist_ok=True)      # the folder a user writes into exists
-    inputs_before, outputs_before = _inputs(ws), snapshot(ws / 'out')
-    code, _out, err, seconds = run_case(case, entry, ws, fresh, timeout)
-    inputs_after, outputs_after = _inputs(ws), snapshot(ws / 'out')
-    cls, reason = classify(case, code, err, inputs_before, inputs_after, outputs_before, outputs_after)
+    inputs_before, outputs_before = _inputs(ws, case), snapshot(ws / 'out')
+    code, out, err, seconds = run_case(case, entry, ws, fresh, timeout)
+    inputs_after, outputs_after = _inputs(ws, case), snapshot(ws / 'out')
+    cls, reason = classify(case, code, err, inputs_before, inputs_after, outputs_before, outputs_after, out)
     if cls == 'input-touching':
         _restore_inputs(ws)                                       # the next case starts from intact inputs
     return dict(case, cls=cls, reason=reason, code=code, seconds=round(seconds, 2),
