@@ -19,6 +19,7 @@ import torch
 
 from common.fileio import atomic_write_bytes
 from models.lptn_test_model import LPTNTestModel
+from torchzoo import lifecycle
 from torchzoo.cli import Parser, run_cli, str2bool
 from torchzoo.onnx_check import check_opset, check_output_file, export_errors, onnx_parity, opset_range
 from utils.options import parse
@@ -69,6 +70,9 @@ def main(argv=None):
     check_opset(args.opset)
     opt = parse(args.opt, 'test', args.force_yml)
     out = Path(f'{args.file_name}.onnx')
+    generator = opt['path'].get('pretrain_network_g')
+    for name in (out, Path(args.file_name)):                  # neither the name as typed nor on the generator
+        lifecycle.check_outside_data(name, '--file_name', [(generator, 'path.pretrain_network_g')])
     check_output_file(out, '--file_name')
     if out.exists() and not args.overwrite:
         raise FileExistsError(f'--file_name: {out} exists; pass --overwrite to replace it')

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from common.fileio import fsync_dir
+from torchzoo import lifecycle
 from torchzoo.cli import Parser, run_cli, str2bool
 from torchzoo.onnx_check import check_opset, check_output_file, export_errors, onnx_parity, opset_range
 from utils import load_model
@@ -70,6 +71,8 @@ def main(argv=None):
     model, info = load_model(args.model, args.allow_pickle)
     scale = info['arch']['upscale']
     out = Path(f"{args.file_name or f'rdn_x{scale}'}.onnx")
+    for name in (out, Path(args.file_name or out)):            # neither the name as typed nor the file on --model
+        lifecycle.check_outside_data(name, '--file_name', [(args.model, '--model')])
     check_output_file(out, '--file_name')
     if out.exists() and not args.overwrite:
         raise FileExistsError(f'--file_name: {out} exists; pass --overwrite to replace it')

@@ -147,6 +147,15 @@ def test_export_errors_name_the_users_path(rdn, checkpoint, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['x.onnx'] and not any((tmp_path / 'x.onnx').iterdir())
 
 
+def test_export_beside_or_on_the_checkpoint_is_refused(rdn, checkpoint, capsys):
+    folder, before = checkpoint.parent, sorted(checkpoint.parent.iterdir())
+    for model, name, relation in ((folder, folder / 'x', 'lies inside'), (checkpoint, checkpoint, 'is'),
+                                  (folder, folder, 'is')):
+        line = _refused(rdn.export.main, ['--model', str(model), '--file_name', str(name), '--overwrite'], capsys)
+        assert line.startswith('error: --file_name=') and f'{relation} --model={model}' in line, line
+    assert sorted(folder.iterdir()) == before
+
+
 def test_abbreviated_flags_are_refused_on_every_parser(rdn, capsys):
     """argparse's prefix matching is off: a flag cut short is an error, not the flag it starts."""
     cases = [(rdn.train.build_parser(), ['--upscale_facto=2']),
