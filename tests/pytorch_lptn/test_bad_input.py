@@ -151,3 +151,8 @@ def test_abbreviated_flags_are_refused_on_every_parser(lptn, capsys):
         with pytest.raises(SystemExit):
             run(argv)
         assert f'unrecognized arguments: {argv[-1]}' in capsys.readouterr().err, argv
+
+
+def test_create_lmdb_checks_its_flags_before_its_folders(lptn, tmp_path, capsys):
+    line = _refused(lptn, capsys, lptn.create_lmdb.main, ['--root', str(tmp_path / 'none'), '--compress_level=-3'])
+    assert line == 'error: --compress_level=-3: PNG compression is 0..9' and list(tmp_path.iterdir()) == []
