@@ -67,7 +67,14 @@ def int_flag(value):
 
 
 class FlagParser(argparse.ArgumentParser):
-    """argparse with one ``error: ...`` line (no usage block) and exit code 2 for a bad flag."""
+    """argparse with one ``error: ...`` line (no usage block) and exit code 2 for a bad flag.
+
+    Prefix matching is off by default (``allow_abbrev=False``): ``--scale`` is not taken for
+    ``--scales``, nor ``--input_imag`` for ``--input_image``; a misspelt flag is an error.
+    """
+
+    def __init__(self, *args, allow_abbrev=False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
 
     def error(self, message):
         print(f'error: {message}', file=sys.stderr, flush=True)

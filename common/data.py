@@ -9,7 +9,6 @@ The sub-image extractor is also a command line tool (DIV2K style, like BasicSR's
     python -m common.data --input datasets/DIV2K/DIV2K_train_HR --output datasets/DIV2K/DIV2K_train_HR_sub \\
         --crop_size 480 --step 240
 """
-import argparse
 import multiprocessing
 import os
 import re
@@ -20,8 +19,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from common.cli import FlagParser, run_cli
+from common.fileio import building_dir, check_disjoint
 from common.imgio import ImageError, list_images, read_image, write_image
-from common.fileio import building_dir
 from common.imresize import imresize
 
 __all__ = ['modcrop', 'bicubic_lr', 'paired_random_crop', 'unpaired_random_crop', 'dihedral', 'inverse_dihedral',
@@ -292,12 +292,12 @@ def extract_subimages(in_dir, out_dir, crop_size, step, thresh_size=0, n_workers
     return sorted(Path(out_dir).iterdir())
 
 
-def main(argv=None):
-    """Command line entry for :func:`extract_subimages`."""
-    parser = argparse.ArgumentParser(prog='python -m common.data',
-                                     description='Cut the images of a folder into square sub-images (DIV2K style).')
+def _main(argv):
+    parser = FlagParser(prog='python -m common.data',
+                        description='Cut the images of a folder into square sub-images (DIV2K style).')
     parser.add_argument('--input', required=True, help='folder of images')
-    parser.add_argument('--output', required=True, help='folder to create (must not exist unless --overwrite)')
+    parser.add_argument('--output', required=True,
+                        help='folder to create, outside --input (must not exist unless --overwrite)')
     parser.add_argument('--crop_size', type=int, required=True, help='sub-image side, e.g. 480 (HR), 240 (LR x2)')
     parser.add_argument('--step', type=int, required=True, help='distance between sub-images, e.g. 240 (HR)')
     parser.add_argument('--thresh_size', type=int, default=0, help='add a border-flush crop when more than this '
@@ -307,15 +307,19 @@ def main(argv=None):
     parser.add_argument('--keep_scale_suffix', action='store_true', help="keep 'x2' in names such as 0001x2.png")
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --output')
     args = parser.parse_args(argv)
-    try:
-        written = extract_subimages(args.input, args.output, args.crop_size, args.step, args.thresh_size,
-                                    args.n_workers, args.compress_level, overwrite=args.overwrite,
-                                    strip_scale_suffix=not args.keep_scale_suffix)
-    except (OSError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+    if args.n_workers is not None and args.n_workers < 1:
+        parser.error(f'--n_workers must be >= 1, got {args.n_workers}')
+    check_disjoint(args.output, args.input, '--output', '--input')
+    written = extract_subimages(args.input, args.output, args.crop_size, args.step, args.thresh_size,
+                                args.n_workers, args.compress_level, overwrite=args.overwrite,
+                                strip_scale_suffix=not args.keep_scale_suffix)
     print(f'wrote {len(written)} sub-images to {args.output}')
     return 0
+
+
+def main(argv=None):
+    """Command line entry for :func:`extract_subimages`: 0, or one ``error:`` line and exit code 2."""
+    return run_cli(_main, argv)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,6 @@ Files are paired by image name: a trailing ``x{scale}`` (``0801x4``) or ``_<tag>
 paper protocol (Y of BT.601 unrounded, ``crop_border = scale``, SSIM of Wang et al. 2004); ``--rgb``,
 ``--crop_border`` and ``--round_y`` select other conventions, and the printed label says which.
 """
-import argparse
 import json
 import re
 import sys
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.cli import FlagParser, run_cli
+from common.fileio import atomic_write_bytes, check_disjoint
 from common.imgio import ImageError, list_images, read_image
-from common.fileio import atomic_write_bytes
 from common.metrics import evaluate_pairs, protocol
 
 __all__ = ['image_keys', 'pair_folders', 'evaluate_folders', 'main']
@@ -131,7 +131,7 @@ def format_table(results, label):
 
 
 def _parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = FlagParser(
         prog='python -m common.evaluate',
         description='PSNR/SSIM of SR outputs against HR images, paired by image name. Default protocol: '
                     'Y of BT.601 unrounded, crop_border = scale, SSIM of Wang et al. 2004.')
@@ -143,7 +143,8 @@ def _parse_args(argv):
     parser.add_argument('--rgb', action='store_true', help='measure all RGB channels instead of Y')
     parser.add_argument('--round_y', action='store_true',
                         help='round Y to integers first (MATLAB rgb2ycbcr on uint8, as KAIR does)')
-    parser.add_argument('--json', type=Path, default=None, help='write per-image results to this JSON file')
+    parser.add_argument('--json', type=Path, default=None,
+                        help='write per-image results to this JSON file (outside --sr and --hr)')
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error(f'--scale must be >= 1, got {args.scale}')
@@ -154,17 +155,24 @@ def _parse_args(argv):
     return args
 
 
-def main(argv=None):
-    """Command-line entry point; returns the exit status (0 ok, 2 bad input)."""
+def _check_json_target(path, sr_dir, hr_dir):
+    """Refuse a --json that is, holds or lies inside an input folder, or that is a folder."""
+    check_disjoint(path, sr_dir, '--json', '--sr')
+    check_disjoint(path, hr_dir, '--json', '--hr')
+    if path.is_dir():
+        raise ValueError(f'--json={path} is a folder; expected a file name')
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f'--json={path}: {path.parent} is not a folder')
+
+
+def _main(argv):
     args = _parse_args(argv)
+    if args.json is not None:
+        _check_json_target(args.json, args.sr, args.hr)     # before any work: nothing is written on refusal
     crop_border = args.scale if args.crop_border is None else args.crop_border
     proto = protocol(crop_border, test_y_channel=not args.rgb, round_y=args.round_y)
-    try:
-        results = evaluate_folders(args.sr, args.hr, args.scale, crop_border=crop_border,
-                                   test_y_channel=not args.rgb, round_y=args.round_y)
-    except ValueError as exc:          # ImageError is a ValueError
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
+    results = evaluate_folders(args.sr, args.hr, args.scale, crop_border=crop_border,
+                               test_y_channel=not args.rgb, round_y=args.round_y)
     print(format_table(results, proto['label']))
     if args.json is not None:
         record = {
@@ -173,12 +181,13 @@ def main(argv=None):
             'mean': {'psnr': float(np.mean([r['psnr'] for r in results])),
                      'ssim': float(np.mean([r['ssim'] for r in results]))},
         }
-        try:
-            atomic_write_bytes(args.json, (json.dumps(record, indent=2) + '\n').encode())
-        except (OSError, ValueError) as exc:
-            print(f'error: {args.json}: cannot write JSON ({exc})', file=sys.stderr)
-            return 2
+        atomic_write_bytes(args.json, (json.dumps(record, indent=2) + '\n').encode())
     return 0
+
+
+def main(argv=None):
+    """Command-line entry point: 0, or one ``error:`` line on stderr and exit code 2 for bad input."""
+    return run_cli(_main, argv)
 
 
 if __name__ == '__main__':

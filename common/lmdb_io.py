@@ -6,7 +6,6 @@ reads it unchanged. Build one from a folder with::
 
     python -m common.lmdb_io --input datasets/FiveK/FiveK_480p/train/A --output datasets/FiveK/train_A.lmdb
 """
-import argparse
 import math
 import os
 import re
@@ -17,8 +16,9 @@ import cv2
 import lmdb
 from tqdm import tqdm
 
+from common.cli import FlagParser, run_cli
+from common.fileio import atomic_write_bytes, building_dir, check_disjoint
 from common.imgio import decode_image, encode_image, list_images, read_image
-from common.fileio import atomic_write_bytes, building_dir
 
 __all__ = ['make_lmdb', 'LmdbImageReader', 'LmdbKeyError', 'read_meta_info']
 
@@ -174,6 +174,21 @@ class LmdbImageReader:
         self.keys = list(self.shapes)
         data = (self.lmdb_path / 'data.mdb').stat()
         self._identity = (data.st_dev, data.st_ino)   # these files, even if the path is rebuilt later
+        self._check_database()
+
+    def _check_database(self):
+        """Open the database once now, so a damaged ``data.mdb`` or one that lacks images listed in
+        ``meta_info.txt`` is refused here, in one line, rather than deep in a training step. An
+        environment this check opened is closed again (nothing is inherited by forked workers)."""
+        opened_here = self._identity not in _ENVS
+        try:
+            entries = self._environment().stat()['entries']
+        finally:
+            if opened_here:
+                self.close()
+        if entries < len(self.keys):
+            raise ValueError(f'{self.lmdb_path}: data.mdb holds {entries} images but meta_info.txt lists '
+                             f'{len(self.keys)}; rebuild the database')
 
     def _environment(self):
         """This process's read-only environment for the database, opened on first use.
@@ -186,14 +201,20 @@ class LmdbImageReader:
             env.close()            # inherited from the parent: drop it, never read through it
             env = None
         if env is None:
-            env = lmdb.open(str(self.lmdb_path), readonly=True, lock=False, readahead=False, meminit=False)
+            try:
+                env = lmdb.open(str(self.lmdb_path), readonly=True, lock=False, readahead=False, meminit=False)
+            except lmdb.Error as err:
+                raise ValueError(f'{self.lmdb_path}: data.mdb is not a readable LMDB database ({err})') from None
             _ENVS[self._identity] = (os.getpid(), env)
         return env
 
     def read_bytes(self, key):
         """The stored (PNG) bytes of ``key``."""
-        with self._environment().begin(write=False) as txn:
-            value = txn.get(str(key).encode('ascii'))
+        try:
+            with self._environment().begin(write=False) as txn:
+                value = txn.get(str(key).encode('ascii'))
+        except lmdb.Error as err:
+            raise ValueError(f"{self.lmdb_path}: cannot read key '{key}' from data.mdb ({err})") from None
         if value is None:
             raise LmdbKeyError(f"key '{key}' not found in {self.lmdb_path}")
         return value
@@ -228,27 +249,31 @@ class LmdbImageReader:
         return f'LmdbImageReader({str(self.lmdb_path)!r}, {len(self)} images)'
 
 
-def main(argv=None):
-    """Command line entry: a folder of images -> an LMDB keyed by file stem."""
-    parser = argparse.ArgumentParser(prog='python -m common.lmdb_io',
-                                     description='Pack a folder of images into a BasicSR-style LMDB '
-                                                 '(keys are file names without extension).')
+def _main(argv):
+    parser = FlagParser(prog='python -m common.lmdb_io',
+                        description='Pack a folder of images into a BasicSR-style LMDB '
+                                    '(keys are file names without extension).')
     parser.add_argument('--input', required=True, help='folder of images (png, jpg, bmp, tif)')
-    parser.add_argument('--output', required=True, help="database folder to create, ending in '.lmdb'")
+    parser.add_argument('--output', required=True,
+                        help="database folder to create, ending in '.lmdb', outside --input")
     parser.add_argument('--compress_level', type=int, default=1, help='PNG compression 0..9 (default: 1)')
     parser.add_argument('--map_size', type=int, default=None,
                         help='LMDB map size in bytes (default: sized from the encoded images)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --output')
     args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.input)
-        keys = [p.stem for p in paths]
-        make_lmdb(paths, keys, args.output, args.compress_level, args.map_size, args.overwrite)
-    except (OSError, ValueError) as exc:   # ImageError is a ValueError
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+    if args.map_size is not None and args.map_size < 1:
+        parser.error(f'--map_size must be a positive number of bytes, got {args.map_size}')
+    check_disjoint(args.output, args.input, '--output', '--input')
+    paths = list_images(args.input)
+    make_lmdb(paths, [p.stem for p in paths], args.output, args.compress_level, args.map_size, args.overwrite)
     print(f'wrote {len(paths)} images to {args.output}')
     return 0
+
+
+def main(argv=None):
+    """Command line entry: a folder of images -> an LMDB keyed by file stem; bad input is one ``error:``
+    line and exit code 2."""
+    return run_cli(_main, argv)
 
 
 if __name__ == '__main__':

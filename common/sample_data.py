@@ -31,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common import paths
+from common.cli import EXPECTED_ERRORS, FlagParser, run_cli
 from common.data import bicubic_lr, modcrop
 from common.imgio import encode_image, read_image
 from common.fileio import atomic_write_bytes, building_dir
@@ -212,11 +213,28 @@ def _build(root, scales, folder):
     return manifest
 
 
-def _complete_manifest(out, scales):
-    """The manifest of a finished build by this code with these scales under ``out``, else None."""
+def _read_manifest(out):
+    """The manifest.json of a sample build under ``out`` (any code, any scales), else None."""
     try:
         manifest = json.loads((out / 'manifest.json').read_text(encoding='utf-8'))
     except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _previous_scales(out):
+    """The scales of the sample build under ``out`` (complete or not), [] if there is none."""
+    manifest = _read_manifest(out) or {}
+    try:
+        return _check_scales(manifest.get('scales') or [])
+    except (TypeError, ValueError):
+        return []
+
+
+def _complete_manifest(out, scales):
+    """The manifest of a finished build by this code with these scales under ``out``, else None."""
+    manifest = _read_manifest(out)
+    if manifest is None:
         return None
     if (manifest.get('version'), manifest.get('code_sha256'), manifest.get('scales')) != \
             (VERSION, code_fingerprint(), scales):
@@ -230,16 +248,22 @@ def _complete_manifest(out, scales):
 def build_sample_data(out_dir, scales=(2, 3, 4), force=False):
     """Build the sample datasets under ``out_dir`` unless a complete build is already there.
 
+    Scales are only ever added: when ``out_dir`` holds a build with other scales, the new build has
+    the union of both (``--scales 2`` over a 2,3,4 build keeps X3 and X4, and finds it complete), so
+    nobody's LR folders vanish because a later command asked for fewer. Remove the folder to shrink it.
+
     Args:
         out_dir (str | Path): Target folder. An existing folder is replaced only when it holds nothing
             but a previous (complete or interrupted) sample build.
-        scales (tuple[int]): SR scales of the LR images. Default: (2, 3, 4).
+        scales (tuple[int]): SR scales of the LR images (at least these are built). Default: (2, 3, 4).
         force (bool): Rebuild even when a complete build exists. Default: False.
 
     Returns:
         dict: The manifest (also saved as ``out_dir/manifest.json``).
     """
-    out, scales = Path(out_dir), _check_scales(scales)
+    out, wanted = Path(out_dir), _check_scales(scales)
+    previous = _previous_scales(out)
+    scales = _check_scales(set(wanted) | set(previous))
     if not force:
         manifest = _complete_manifest(out, scales)
         if manifest is not None:
@@ -252,6 +276,8 @@ def build_sample_data(out_dir, scales=(2, 3, 4), force=False):
         if foreign:
             raise FileExistsError(f'{out}: holds files the sample builder did not make ({", ".join(foreign[:5])}); '
                                   f'refusing to replace it')
+    if previous and scales != previous:
+        print(f'{out}: keeping scales {previous} and adding {sorted(set(scales) - set(previous))}')
     folder = skimage_data_dir()
     with building_dir(out, overwrite=True) as tmp:
         manifest = _build(tmp, scales, folder)
@@ -277,22 +303,23 @@ def _parse_scales(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 2 such as '2,3,4', got '{text}'")
 
 
-def main(argv=None):
-    """Command line entry for :func:`build_sample_data`."""
-    parser = argparse.ArgumentParser(prog='python -m common.sample_data',
-                                     description='Build the small DIV2K / Set5-style / FiveK sample datasets '
-                                                 "from scikit-image's bundled photos (no download).")
+def _main(argv):
+    parser = FlagParser(prog='python -m common.sample_data',
+                        description='Build the small DIV2K / Set5-style / FiveK sample datasets '
+                                    "from scikit-image's bundled photos (no download).")
     parser.add_argument('--out', default=str(paths.SAMPLE_DATA_DIR),
                         help=f'output folder (default: {paths.SAMPLE_DATA_DIR})')
-    parser.add_argument('--scales', type=_parse_scales, default=[2, 3, 4], help='LR scales (default: 2,3,4)')
+    parser.add_argument('--scales', type=_parse_scales, default=[2, 3, 4],
+                        help='LR scales (default: 2,3,4); scales of an earlier build in --out are kept')
     parser.add_argument('--force', action='store_true', help='rebuild even if a complete build exists')
     args = parser.parse_args(argv)
-    try:
-        build_sample_data(args.out, args.scales, force=args.force)
-    except (OSError, ValueError, RuntimeError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+    build_sample_data(args.out, args.scales, force=args.force)
     return 0
+
+
+def main(argv=None):
+    """Command line entry for :func:`build_sample_data`: 0, or one ``error:`` line and exit code 2."""
+    return run_cli(_main, argv, expected=EXPECTED_ERRORS + (RuntimeError,))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 """Export an SRCNN checkpoint to MINDIR, ONNX or AIR with a static input [1, 1, image_height, image_width].
 
 The file is <file_name>.mindir / .onnx / .air (the reference ignored --file_name), written atomically;
-any path works (spaces included), and the output folder keeps its mode. AIR needs an Ascend device;
+an existing one is replaced only with --overwrite=True; any path works (spaces included), and the
+output folder keeps its mode. AIR needs an Ascend device;
 elsewhere it is refused with an error.
 
 Usage:
@@ -29,11 +30,12 @@ FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
 _MS_PATH = re.compile(r'^[0-9a-zA-Z@_\-.:/\\]+$')
 
 
-def output_file(file_name, ext):
+def output_file(file_name, ext, overwrite=False):
     """The export target `<file_name><ext>`, checked; one line naming --file_name when it is unusable.
 
-    Refused: an empty name, a name that is a folder (or ends in '/'), a target that is a folder, and a
-    target whose folder cannot be created (a plain file stands in the path).
+    Refused: an empty name, a name that is a folder (or ends in '/'), a target that is a folder, a
+    target whose folder cannot be created (a plain file stands in the path), and an existing target
+    unless `overwrite`.
     """
     if not str(file_name):
         raise ConfigError('--file_name is empty; give the output file name without extension')
@@ -44,6 +46,8 @@ def output_file(file_name, ext):
     out = name.with_name(name.name + ext)
     if out.is_dir():
         raise ConfigError(f'--file_name={file_name}: {out} is a folder, expected a file name')
+    if out.exists() and not overwrite:
+        raise FileExistsError(f'--file_name={file_name}: {out} exists; pass --overwrite=True to replace it')
     output_dir(out.parent, 'file_name')
     return out
 
@@ -58,7 +62,7 @@ def _private_dir():
                       '@_-.:/ (MindSpore refuses others); set TMPDIR to one')
 
 
-def export_network(net, file_name, file_format, height, width, target):
+def export_network(net, file_name, file_format, height, width, target, overwrite=False):
     """Export `net` for a [1, 1, height, width] input; returns the written path.
 
     MindSpore writes into a private temporary folder (it accepts only plain ASCII paths and changes
@@ -73,7 +77,7 @@ def export_network(net, file_name, file_format, height, width, target):
         raise ConfigError(f'--file_format=AIR needs an Ascend device; this run is on {target} (use MINDIR or ONNX)')
     if height < 1 or width < 1:
         raise ConfigError(f'--image_height/--image_width must be positive, got {height}x{width}')
-    out = output_file(file_name, FORMATS[file_format])
+    out = output_file(file_name, FORMATS[file_format], overwrite)
     dummy = ms.Tensor(np.zeros((1, 1, height, width), np.float32))   # N, C, H, W
     private = _private_dir()
     try:
@@ -95,7 +99,8 @@ def main(argv=None):
     target = setup_device(cfg, graph=True)
     ckpt, flag = (cfg.ckpt_file, 'ckpt_file') if cfg.ckpt_file else (cfg.checkpoint_path, 'checkpoint_path')
     net = load_network(ckpt, flag)
-    out = export_network(net, cfg.file_name, cfg.file_format, cfg.image_height, cfg.image_width, target)
+    out = export_network(net, cfg.file_name, cfg.file_format, cfg.image_height, cfg.image_width, target,
+                         cfg.overwrite)
     print(f'exported {out} (input [1, 1, {cfg.image_height}, {cfg.image_width}])')
     return out
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from common.cli import run_cli
+from common.fileio import check_disjoint
 from common.runs import CheckpointDir, epoch_order, make_output_dir, weights_digest, write_ranks
 from src.dataset import open_train_set, train_batches
 from src.distributed import agree, all_mean, every_rank, gather_object, init_distributed, planned_group
@@ -67,6 +68,8 @@ def check_options(cfg):
         raise ConfigError(f'--lr_drop_at must be in [0, 1), got {cfg.lr_drop_at}')
     if cfg.max_train_seconds < 0:
         raise ConfigError(f'--max_train_seconds must be >= 0, got {cfg.max_train_seconds}')
+    if cfg.pre_trained_path and not cfg.resume:
+        require_file(cfg.pre_trained_path, 'pre_trained_path')
 
 
 def lr_at(step, cfg, total_steps):
@@ -147,8 +150,11 @@ def train(cfg):
     if group > 1:
         print(f'data parallel: rank {rank} of {group}; {group} ranks x batch_size {cfg.batch_size} = global batch '
               f'{group * cfg.batch_size}, {steps_per_epoch} steps per epoch', flush=True)
+    check_disjoint(cfg.output_path, cfg.data_path, '--output_path', '--data_path')
+    rank_dir = Path(cfg.output_path) / f'rank_{rank}'
+    created = [p for p in (rank_dir, *rank_dir.parents) if not p.exists()]     # removed again if left empty
     out_dir = make_output_dir(cfg.output_path, '--output_path')
-    log_dir = out_dir if rank == 0 else make_output_dir(out_dir / f'rank_{rank}', '--output_path')
+    log_dir = out_dir if rank == 0 else make_output_dir(rank_dir, '--output_path')
     ckpts = None
 
     def open_run():                     # rank 0 alone holds the checkpoint folder
@@ -159,16 +165,26 @@ def train(cfg):
         ckpts.open(identity, resume=cfg.resume, overwrite=cfg.overwrite)
         return ckpts.resumed
 
-    resumed = agree(rank, open_run) if cfg.save_checkpoint or cfg.resume else False
     try:
+        resumed = agree(rank, open_run) if cfg.save_checkpoint or cfg.resume else False
         summary, net = _train(cfg, target, amp_level, plan, ckpts, resumed, out_dir, log_dir)
     except BaseException:
         if ckpts is not None:
             ckpts.close(abandon=True)     # a fresh run that saved nothing leaves no checkpoint folder
+        remove_if_empty(created)
         raise
     if ckpts is not None:
         ckpts.close()
     return summary, net
+
+
+def remove_if_empty(folders):
+    """Remove those of `folders` (in order) that a failed run created and left empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:                   # not empty (an earlier run's files, another rank's), or gone
+            pass
 
 
 def build_network(cfg, target, amp_level):

@@ -19,8 +19,9 @@ import torch
 
 from common.fileio import atomic_write_bytes
 from models.lptn_test_model import LPTNTestModel
+from torchzoo import lifecycle
 from torchzoo.cli import Parser, run_cli, str2bool
-from torchzoo.onnx_check import onnx_parity
+from torchzoo.onnx_check import check_opset, check_output_file, export_errors, onnx_parity, opset_range
 from utils.options import parse
 
 
@@ -31,7 +32,7 @@ def build_parser():
     p.add_argument('--file_name', default='lptn', help='output name without extension')
     p.add_argument('--image_height', type=int, default=256, help='height of the tracing input')
     p.add_argument('--image_width', type=int, default=256, help='width of the tracing input')
-    p.add_argument('--opset', type=int, default=17, help='ONNX opset')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset (%d to %d with this torch)' % opset_range())
     p.add_argument('--tolerance', type=float, default=1e-4, help='largest |onnxruntime - PyTorch| accepted')
     p.add_argument('--overwrite', type=str2bool, nargs='?', const=True, default=False, help='replace an existing file')
     return p
@@ -66,10 +67,21 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if min(args.image_height, args.image_width) < 16:
         raise ValueError('--image_height and --image_width must be >= 16')
+    check_opset(args.opset)
     opt = parse(args.opt, 'test', args.force_yml)
-    model = LPTNTestModel(opt, torch.device('cpu'))
     out = Path(f'{args.file_name}.onnx')
-    worst = export_onnx(model.net_g, out, args.image_height, args.image_width, args.opset, args.tolerance, args.overwrite)
+    generator = opt['path'].get('pretrain_network_g')
+    for name in (out, Path(args.file_name)):                  # neither the name as typed nor on the generator
+        lifecycle.check_outside_data(name, '--file_name', [(generator, 'path.pretrain_network_g')])
+    check_output_file(out, '--file_name')
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f'--file_name: {out} exists; pass --overwrite to replace it')
+    model = LPTNTestModel(opt, torch.device('cpu'))
+    if model.load_warning:
+        print(f'warning: {model.load_warning}', flush=True)
+    with export_errors(out, '--file_name', args.opset):
+        worst = export_onnx(model.net_g, out, args.image_height, args.image_width, args.opset, args.tolerance,
+                            args.overwrite)
     print(f'{out}: onnxruntime matches PyTorch within {worst:.2e} at {args.image_height}x{args.image_width} and an odd size')
 
 

@@ -23,7 +23,7 @@ from models.lptn_test_model import LPTNTestModel, nondist_validation
 from torchzoo.cli import Parser, run_cli
 from torchzoo.device import select_device
 from utils.logger import close_logger, start_run_log
-from utils.options import parse
+from utils.options import check_run_outside_data, parse
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,15 +42,19 @@ def build_parser():
 def run(opt, tile=2048, tile_overlap=64):
     """Test with parsed options; returns ``{set name: validation result}``."""
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
+    loaders = []                                   # the data and the generator first: nothing written on bad input
+    for phase, ds_opt in sorted(opt['datasets'].items()):
+        dataset = build_dataset(ds_opt, opt['manual_seed'], HERE)
+        dataset[0]
+        loaders.append(build_dataloader(dataset, ds_opt, opt['manual_seed'])[0])
+    check_run_outside_data(opt)
+    model = LPTNTestModel(opt, device)
     logger = start_run_log(opt['path']['results_root'], 'test', opt)
     try:
-        loaders = []
-        for phase, ds_opt in sorted(opt['datasets'].items()):
-            dataset = build_dataset(ds_opt, opt['manual_seed'], HERE)
-            dataset[0]
-            loaders.append(build_dataloader(dataset, ds_opt, opt['manual_seed'])[0])
-            logger.info(f"Number of test images in {ds_opt['name']}: {len(dataset)}")
-        model = LPTNTestModel(opt, device)
+        if model.load_warning:
+            logger.warning(model.load_warning)
+        for loader in loaders:
+            logger.info(f"Number of test images in {loader.dataset.opt['name']}: {len(loader.dataset)}")
         out = {}
         for loader in loaders:
             name = loader.dataset.opt['name']

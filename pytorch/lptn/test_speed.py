@@ -26,7 +26,7 @@ from models.lptn_test_model import LPTNTestModel
 from torchzoo.cli import Parser, run_cli
 from torchzoo.device import select_device
 from utils.logger import close_logger, start_run_log
-from utils.options import parse
+from utils.options import check_run_outside_data, parse
 
 HERE = Path(__file__).resolve().parent
 
@@ -106,10 +106,13 @@ def main(argv=None):
     if size is not None and (not isinstance(size, list) or len(size) != 2 or min(size) < 8):
         raise ValueError(f"{args.opt}: key 'val.fix_img_size' must be [width, height] (>= 8) or ~, got {size!r}")
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
+    images = speed_images(opt)                     # the data and the generator first: nothing written on bad input
+    check_run_outside_data(opt)
+    model = LPTNTestModel(opt, device)
     logger = start_run_log(opt['path']['results_root'], 'test_speed', opt)
     try:
-        images = speed_images(opt)
-        model = LPTNTestModel(opt, device)
+        if model.load_warning:
+            logger.warning(model.load_warning)
         per_image = time_model(model, images, opt['val']['times_per_img'], args.amp, logger.info)
         s = summarize(per_image)
         logger.info(f"{s['passes']} timed passes on {device} ({args.amp}): mean {s['mean']:.5f} s, median "

@@ -31,6 +31,7 @@ Usage:
 # First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
 import torchzoo  # noqa: F401
 
+import contextlib
 import datetime
 import fcntl
 import io
@@ -48,12 +49,12 @@ from data import build_dataloader, build_dataset
 from models.lptn_model import LPTNModel
 from models.lptn_test_model import metric_protocol, nondist_validation
 from torchzoo import dist, lifecycle
-from torchzoo.checkpoint import capture_rng
+from torchzoo.checkpoint import capture_rng, load_state
 from torchzoo.cli import Parser, run_cli, str2bool
 from torchzoo.precision import AMP_CHOICES
 from torchzoo.trainlog import summary_writer
 from utils.logger import MessageLogger, close_logger, get_root_logger
-from utils.options import LAUNCHERS, dict2str, parse
+from utils.options import LAUNCHERS, check_run_outside_data, dict2str, parse
 
 HERE = Path(__file__).resolve().parent
 
@@ -148,6 +149,8 @@ def run(args, opt):
     train_set[(0, 0)]
     val_set = build_dataset(val_opt, seed, HERE)
     val_set[0]
+    check_run_outside_data(opt)
+    _check_resume_state(opt['path'].get('resume_state'))
     train_loader, sampler = build_dataloader(train_set, ds_opt, seed, device.type, plan.rank, plan.world_size)
     val_loader, _ = build_dataloader(val_set, val_opt, seed)
     iters_per_epoch = len(train_loader)
@@ -168,6 +171,17 @@ def run(args, opt):
             close_logger()
 
 
+def _check_resume_state(path):
+    """A ``path.resume_state`` must be a training state of this port: checked, naming the file, before
+    any folder is made."""
+    if not path:
+        return
+    state = load_state(path, 'path.resume_state')
+    if not isinstance(state, dict) or state.get('format') != 'srzoo.lptn.train/1':
+        raise ValueError(f'path.resume_state={path}: not a training state of this port (a training_states/'
+                         f'{CKPT_PREFIX}-<epoch>_<iter>{CKPT_SUFFIX} file)')
+
+
 def _check_batches(samples, batch, world, iters_per_epoch):
     dist.check_shards(samples, batch, world, flag='datasets.train.batch_size_per_gpu')
     if iters_per_epoch == 0:
@@ -184,10 +198,13 @@ def _open_run(args, opt):
                                                  any(states_dir.glob(f'{CKPT_PREFIX}-*{CKPT_SUFFIX}')))
     if not resume:
         _archive(exp_root)
-    for key in ('experiments_root', 'models', 'training_states', 'visualization'):
-        make_output_dir(paths[key], f'path.{key}')
-    ckpts = CheckpointDir(states_dir, CKPT_PREFIX, CKPT_SUFFIX, flag='path.resume_state')
-    ckpts.open(_identity(opt), resume=resume)
+    with contextlib.ExitStack() as undo:                   # a refusal below leaves no empty folders
+        for key in ('models', 'training_states', 'visualization'):
+            undo.enter_context(lifecycle.removed_if_failed(paths[key]))
+        for key in ('experiments_root', 'models', 'training_states', 'visualization'):
+            make_output_dir(paths[key], f'path.{key}')
+        ckpts = CheckpointDir(states_dir, CKPT_PREFIX, CKPT_SUFFIX, flag='path.resume_state')
+        ckpts.open(_identity(opt), resume=resume)
     return ckpts
 
 
@@ -195,6 +212,8 @@ def _train(args, opt, model, training, train_loader, val_loader):
     exp_root = Path(opt['path']['experiments_root'])
     logger = _logger(opt, exp_root, training.main)
     logger.info(dict2str(opt))
+    if model.load_warning:
+        logger.warning(model.load_warning)
     logger.info(model.precision.describe())
     iterations = Iterations(opt, model, val_loader, logger)
     if training.resumed:

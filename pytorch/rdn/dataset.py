@@ -25,44 +25,75 @@ from common.imresize import imresize
 from common.lmdb_io import LmdbImageReader
 from common.runs import epoch_order
 
-__all__ = ['COLOURS', 'to_tensor', 'to_image', 'FolderSource', 'LmdbSource', 'TrainPatches', 'EpochSampler',
-           'ReferenceCrops', 'load_test_images', 'reference_crop_size']
+__all__ = ['COLOURS', 'YCBCR', 'pil_ycbcr', 'to_tensor', 'to_image', 'FolderSource', 'LmdbSource', 'TrainPatches',
+           'EpochSampler', 'ReferenceCrops', 'load_test_images', 'reference_crop_size']
 
 COLOURS = ('y', 'rgb')
+# The Y a 1-channel network reads: MATLAB's studio-range BT.601 (this repository's training), or PIL's
+# full-range Y (the reference port's, and this repository's --pipeline=reference).
+YCBCR = ('bt601', 'pil')
 CACHE_BYTES = 256 << 20          # keep decoded images in memory when the files total less than this
 _LR_MARGIN = 4                   # LR pixels around a patch made on the fly: more than the bicubic support
 
 
 # --- tensors and images ---------------------------------------------------------------------------
 
-def to_tensor(img, colour):
+def pil_ycbcr(img):
+    """A BGR uint8 image (HWC, or HW gray) -> PIL's full-range YCbCr image (``Image.convert('YCbCr')``).
+
+    This is the reference port's colour space (``utils.load_img``, ``inference.py``): JPEG's
+    full-range BT.601, Y in 0..255 rounded by PIL, not MATLAB's studio-range Y (16..235).
+    """
+    from PIL import Image
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return Image.fromarray(np.ascontiguousarray(img[..., ::-1])).convert('YCbCr')
+
+
+def to_tensor(img, colour, ycbcr='bt601'):
     """A BGR uint8 image (HWC, or HW gray) -> float32 tensor [C, H, W] in [0, 1].
 
     Args:
         img (np.ndarray): uint8 image as ``common.imgio`` reads it.
-        colour (str): 'y' (BT.601 Y of MATLAB's ``rgb2ycbcr``, unrounded, [1, H, W]) or 'rgb' ([3, H, W]).
+        colour (str): 'y' ([1, H, W]) or 'rgb' ([3, H, W]).
+        ycbcr (str): For 'y', which Y (see ``YCBCR``): 'bt601', MATLAB's ``rgb2ycbcr`` Y (studio range,
+            unrounded; the SR papers'), or 'pil', PIL's full-range Y (the reference port's). Default: 'bt601'.
     """
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
+    if colour == 'y' and ycbcr == 'pil':
+        y = np.asarray(pil_ycbcr(img))[..., 0]
+        return torch.from_numpy((y.astype(np.float32) / np.float32(255.0))[None])
     unit = img.astype(np.float32) / np.float32(255.0)
     if colour == 'y':
         return torch.from_numpy(bgr2ycbcr(unit, y_only=True).astype(np.float32)[None])
     return torch.from_numpy(np.ascontiguousarray(unit[..., ::-1].transpose(2, 0, 1)))
 
 
-def to_image(out, colour, lr=None, scale=None):
+def to_image(out, colour, lr=None, scale=None, ycbcr='bt601', truncate_y=False):
     """A network output [C, H, W] (float, [0, 1], not clamped) -> BGR uint8 HWC image.
 
     Args:
         out (torch.Tensor | np.ndarray): The output of one image.
         colour (str): 'y' or 'rgb'.
-        lr (np.ndarray | None): For 'y': the BGR uint8 LR input, whose MATLAB-bicubic upscale gives
-            Cb and Cr. Default: None.
+        lr (np.ndarray | None): For 'y': the BGR uint8 LR input, which gives Cb and Cr. Default: None.
         scale (int | None): For 'y': the upscaling factor. Default: None.
+        ycbcr (str): For 'y': 'bt601' (Cb and Cr of the MATLAB-bicubic upscale of ``lr``, BT.601 studio
+            range back to BGR) or 'pil' (the reference's ``inference.py``: PIL's Cb and Cr of ``lr``, each
+            upscaled with PIL's bicubic, merged with Y and converted by PIL). Default: 'bt601'.
+        truncate_y (bool): For 'pil': make Y uint8 by truncation, as the reference's ``np.uint8`` does (up to
+            one grey level darker), instead of rounding. Default: False.
     """
     out = out.detach().float().cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
     if colour == 'rgb':
         return float2uint8(out.transpose(1, 2, 0)[..., ::-1])
+    if ycbcr == 'pil':
+        from PIL import Image
+        y = np.clip(np.asarray(out[0], np.float32) * np.float32(255.0), 0, 255)
+        y = Image.fromarray(y.astype(np.uint8) if truncate_y else np.floor(y + 0.5).astype(np.uint8), mode='L')
+        _, cb, cr = pil_ycbcr(lr).split()
+        merged = Image.merge('YCbCr', [y, cb.resize(y.size, Image.BICUBIC), cr.resize(y.size, Image.BICUBIC)])
+        return np.ascontiguousarray(np.asarray(merged.convert('RGB'))[..., ::-1])
     up = imresize(lr, scale=scale)
     ycc = bgr2ycbcr(up.astype(np.float64) / 255.0)
     ycc[..., 0] = out[0]
@@ -80,6 +111,26 @@ class _Source:
 
     def __len__(self):
         return len(self.names)
+
+    def sizes(self):
+        """``[(hr_hw, lr_hw or None)]`` of every image as stored (read from file headers or the LMDB's
+        ``meta_info.txt``, without decoding)."""
+        raise NotImplementedError
+
+    def check_sizes(self, lr_patch):
+        """Refuse, in one line naming the image, its size and the patch, an image whose LR is smaller than
+        ``lr_patch`` or whose stored LR is not its HR / scale; run before training, so that no worker
+        meets it mid-epoch."""
+        s = self.scale
+        for name, (hr, lr) in zip(self.names, self.sizes()):
+            h, w = hr[0] // s, hr[1] // s
+            if lr is not None and tuple(lr) != (h, w):
+                raise ImageError(f'{name}: LR size {tuple(lr)} x{s} does not match the HR size {(h * s, w * s)} '
+                                 f'(wrong --upscale_factor?)')
+            if lr_patch > min(h, w):
+                raise ImageError(f'{name}: {hr[0]}x{hr[1]} pixels (LR {h}x{w} at x{s}) is smaller than the patch '
+                                 f'--patch_size={lr_patch * s} (LR {lr_patch}x{lr_patch}); lower --patch_size or '
+                                 f'remove the image')
 
     def get(self, i):
         """``(hr, lr or None)`` of image ``i``, BGR uint8."""
@@ -106,6 +157,7 @@ class FolderSource(_Source):
     """
 
     def __init__(self, hr_dir, lr_dir, scale):
+        self.folders = [Path(hr_dir)] + ([Path(lr_dir)] if lr_dir is not None else [])
         self.hr = list_images(hr_dir)
         self.lr = None
         if lr_dir is not None:
@@ -122,6 +174,17 @@ class FolderSource(_Source):
         lr = read_image(self.lr[i], bits=8) if self.lr is not None else None
         return read_image(self.hr[i], bits=8), lr
 
+    def sizes(self):
+        from PIL import Image
+
+        def size(path):
+            try:
+                with Image.open(path) as img:
+                    return img.size[1], img.size[0]
+            except (OSError, ValueError, Image.DecompressionBombError) as err:
+                raise ImageError(f'{path}: cannot decode image ({err})') from None
+        return [(size(hr), size(self.lr[i]) if self.lr is not None else None) for i, hr in enumerate(self.hr)]
+
 
 class LmdbSource(_Source):
     """HR images of a ``common.lmdb_io`` LMDB, with LR images of a second one if given.
@@ -135,6 +198,7 @@ class LmdbSource(_Source):
     """
 
     def __init__(self, hr_path, lr_path, scale):
+        self.folders = [Path(hr_path)] + ([Path(lr_path)] if lr_path is not None else [])
         self.hr = LmdbImageReader(hr_path)
         if not self.hr.keys:
             raise ImageError(f'{hr_path}: the LMDB holds no images')
@@ -153,6 +217,10 @@ class LmdbSource(_Source):
     def _read(self, i):
         lr = self.lr.read(self.lr_keys[i]) if self.lr is not None else None
         return self.hr.read(self.hr.keys[i]), lr
+
+    def sizes(self):
+        return [(self.hr.shapes[k][:2], self.lr.shapes[self.lr_keys[i]][:2] if self.lr is not None else None)
+                for i, k in enumerate(self.hr.keys)]
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -185,6 +253,7 @@ class TrainPatches(Dataset):
 
     def __init__(self, source, patch_size, colour, seed, enlarge_ratio=1, augment_flips=True):
         self.source, self.colour, self.seed = source, colour, int(seed)
+        self.folders = source.folders
         self.scale = source.scale
         self.lr_patch = patch_size // self.scale
         self.enlarge_ratio, self.augment_flips = int(enlarge_ratio), augment_flips
@@ -258,6 +327,7 @@ class ReferenceCrops(Dataset):
     """
 
     def __init__(self, folder, scale, colour):
+        self.folders = [Path(folder)]
         self.paths = list_images(folder)
         self.scale, self.colour = scale, colour
         self.crop = reference_crop_size(scale)

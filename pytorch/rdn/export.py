@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from common.fileio import fsync_dir
+from torchzoo import lifecycle
 from torchzoo.cli import Parser, run_cli, str2bool
-from torchzoo.onnx_check import onnx_parity
+from torchzoo.onnx_check import check_opset, check_output_file, export_errors, onnx_parity, opset_range
 from utils import load_model
 
 
@@ -29,7 +30,7 @@ def build_parser():
     p.add_argument('--file_name', default='', help='output name without extension (default: rdn_x<scale>)')
     p.add_argument('--image_height', type=int, default=48, help='LR height of the tracing input')
     p.add_argument('--image_width', type=int, default=48, help='LR width of the tracing input')
-    p.add_argument('--opset', type=int, default=17, help='ONNX opset')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset (%d to %d with this torch)' % opset_range())
     p.add_argument('--tolerance', type=float, default=1e-4, help='largest |onnxruntime - PyTorch| accepted')
     p.add_argument('--allow_pickle', type=str2bool, nargs='?', const=True, default=False,
                    help='allow the reference\'s whole-module checkpoints (runs code from the file)')
@@ -66,14 +67,17 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.image_height < 8 or args.image_width < 8:
         raise ValueError(f'--image_height/--image_width must be >= 8, got {args.image_height}x{args.image_width}')
+    check_opset(args.opset)
     model, info = load_model(args.model, args.allow_pickle)
     scale = info['arch']['upscale']
     out = Path(f"{args.file_name or f'rdn_x{scale}'}.onnx")
+    for name in (out, Path(args.file_name or out)):            # neither the name as typed nor the file on --model
+        lifecycle.check_outside_data(name, '--file_name', [(args.model, '--model')])
+    check_output_file(out, '--file_name')
     if out.exists() and not args.overwrite:
         raise FileExistsError(f'--file_name: {out} exists; pass --overwrite to replace it')
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f'--file_name={args.file_name}: folder {out.parent} does not exist')
-    worst = export_onnx(model, out, args.image_height, args.image_width, args.opset, args.tolerance)
+    with export_errors(out, '--file_name', args.opset):
+        worst = export_onnx(model, out, args.image_height, args.image_width, args.opset, args.tolerance)
     print(f'exported {info["path"]} -> {out} (input lr [N, {model.SFF1.in_channels}, H, W], x{scale}, opset {args.opset}); '
           f'onnxruntime parity: max |diff| {worst:.2e} at {args.image_height}x{args.image_width} and '
           f'{args.image_height + 7}x{args.image_width + 13} (tolerance {args.tolerance:g})')

@@ -47,7 +47,7 @@ from torchzoo.device import DEVICES
 from torchzoo.precision import AMP_CHOICES, setup_training
 from torchzoo.trainlog import TrainLog
 from utils import (CKPT_PREFIX, CKPT_SUFFIX, colour_of, get_test_set, get_training_set, legacy_psnr, load_model,
-                   resolve_datapath, super_resolve)
+                   resolve_datapath, super_resolve, ycbcr_of_run)
 
 HERE = Path(__file__).resolve().parent
 
@@ -206,6 +206,7 @@ def checkpoint_state(model, optimizer, scheduler, precision, args, arch, epoch, 
             'scheduler': scheduler.state_dict(), 'precision': precision.state_dict(), 'epoch': epoch,
             'step_in_epoch': in_epoch, 'global_step': global_step, 'rng': capture_rng(), 'history': trainlog.state(),
             'train_seconds': seconds, 'arch': arch, 'preset': args.preset,
+            'ycbcr': ycbcr_of_run(args.pipeline, arch['num_in_ch']),    # the Y it reads: inference follows it
             'identity': {k: getattr(args, k) for k in IDENTITY}}
 
 
@@ -224,6 +225,11 @@ def run(args):
                                       args.dataset_enlarge_ratio)
     test_set, test_how = get_test_set(args.upscale_factor, root, args.pipeline, colour, args.test_path)
     train_set[(0, 0)]                                         # read one sample now: bad data fails before training
+    test_folder = Path(args.test_path) if args.test_path else root / 'test'
+    lifecycle.check_outside_data(args.output_path, '--output_path',
+                                 [(folder, '--datapath') for folder in train_set.folders] +
+                                 [(test_folder if test_set is not None else None, '--test_path' if args.test_path
+                                   else '--datapath'), (root, '--datapath')])
     n = len(train_set)
     loader = make_loader(train_set, args, plan, device)
     log(f'===> Datasets Loading Complete: train {how}, {n} samples per epoch; test {test_how}')
@@ -257,10 +263,12 @@ def make_loader(train_set, args, plan, device):
 
 
 def _open_run(args):
-    """Rank 0: the output folder, and its checkpoint folder locked and holding this run's identity."""
-    out_dir = make_output_dir(args.output_path, '--output_path')
-    ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
-    ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
+    """Rank 0: the output folder, and its checkpoint folder locked and holding this run's identity (a
+    refusal, e.g. --resume with nothing to resume, leaves no folder behind)."""
+    with lifecycle.removed_if_failed(Path(args.output_path) / 'ckpt' / 'RDN'):
+        out_dir = make_output_dir(args.output_path, '--output_path')
+        ckpts = CheckpointDir(out_dir / 'ckpt' / 'RDN', CKPT_PREFIX, CKPT_SUFFIX, flag='--output_path')
+        ckpts.open({k: getattr(args, k) for k in IDENTITY}, resume=args.resume, overwrite=args.overwrite)
     return ckpts
 
 

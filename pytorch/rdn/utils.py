@@ -12,13 +12,13 @@ from common.imgio import ImageError
 from common.inference import self_ensemble as ensemble8
 from common.inference import tiled_predict
 from common.runs import CheckpointDir
-from dataset import (FolderSource, LmdbSource, ReferenceCrops, TrainPatches, load_test_images, to_image,
+from dataset import (YCBCR, FolderSource, LmdbSource, ReferenceCrops, TrainPatches, load_test_images, to_image,
                      to_tensor)
 from model.rdn import RDN
 from torchzoo.checkpoint import PickleNotAllowed, load_pickled_module, load_state
 
 __all__ = ['resolve_datapath', 'get_training_set', 'get_test_set', 'get_most_recent_checkpoint', 'find_checkpoint',
-           'load_model', 'arch_of', 'colour_of', 'super_resolve', 'legacy_psnr', 'CKPT_PREFIX', 'CKPT_SUFFIX']
+           'load_model', 'arch_of', 'colour_of', 'ycbcr_of_run', 'super_resolve', 'legacy_psnr', 'CKPT_PREFIX', 'CKPT_SUFFIX']
 
 CKPT_PREFIX, CKPT_SUFFIX = 'rdn', '.pth'
 _REFERENCE_NAME = re.compile(r'^model_epoch_(\d+)\.pth$')
@@ -87,6 +87,7 @@ def get_training_set(upscale_factor, root, pipeline='standard', patch_size=128, 
             raise ImageError(f'--datapath={root}: --pipeline=reference needs {folder}/ (HR images)')
         return ReferenceCrops(folder, upscale_factor, colour), f'{folder} (reference pipeline: centre crops, PIL bilinear LR)'
     source, how = _train_source(root, upscale_factor)
+    source.check_sizes(patch_size // upscale_factor)           # every image, before the first step
     return TrainPatches(source, patch_size, colour, seed, enlarge_ratio), how
 
 
@@ -158,6 +159,27 @@ def colour_of(model):
     return 'y' if model.SFF1.in_channels == 1 else 'rgb'
 
 
+def ycbcr_of_run(pipeline, num_in_ch):
+    """The Y a training pipeline feeds a network (``dataset.YCBCR``), None for an RGB network: the
+    reference pipeline's crops are PIL's full-range Y, the standard patches MATLAB's BT.601 Y."""
+    if num_in_ch != 1:
+        return None
+    return 'pil' if pipeline == 'reference' else 'bt601'
+
+
+def _stored_ycbcr(state, file):
+    """``(ycbcr, how it is known)`` of a checkpoint: its own ``ycbcr`` entry, else its run's pipeline."""
+    if 'ycbcr' in state:
+        ycbcr = state['ycbcr']
+        if ycbcr is not None and ycbcr not in YCBCR:
+            raise ValueError(f"{file}: 'ycbcr' is {ycbcr!r}, expected one of {', '.join(YCBCR)}")
+        return ycbcr, 'stored in the checkpoint'
+    pipeline = (state.get('identity') or {}).get('pipeline')
+    if pipeline is not None:                      # checkpoints written before 'ycbcr' was stored
+        return 'pil' if pipeline == 'reference' else 'bt601', f'its run\'s --pipeline={pipeline}'
+    return 'bt601', 'a bare state dict says nothing: assumed'
+
+
 def load_model(path, allow_pickle=False, flag='--model'):
     """Load an RDN for inference, on the CPU, in eval mode.
 
@@ -169,17 +191,21 @@ def load_model(path, allow_pickle=False, flag='--model'):
         flag (str): For messages. Default: '--model'.
 
     Returns:
-        tuple: ``(model, info)``; info holds 'path', 'arch' (constructor arguments), 'preset' and 'source'.
+        tuple: ``(model, info)``; info holds 'path', 'arch' (constructor arguments), 'preset', 'source',
+        'ycbcr' (the Y the network was trained on, ``dataset.YCBCR``; None for RGB networks: the port's
+        pickles mean PIL's, as its training read) and 'ycbcr_from' (how that is known).
     """
     file = find_checkpoint(path, flag)
     try:
         state = load_state(file, flag)
         source = 'state dict'
+        ycbcr, ycbcr_from = _stored_ycbcr(state, file)
     except PickleNotAllowed:
         if not allow_pickle:
             raise
         state = {'model': load_pickled_module(file).state_dict()}
         source = 'the reference port\'s pickled module (--allow_pickle)'
+        ycbcr, ycbcr_from = 'pil', 'the reference port trained on PIL\'s Y'
     weights = state.get('model', state)
     arch = dict(state['arch']) if 'arch' in state else arch_of(weights, str(file))
     model = RDN(**arch)
@@ -187,7 +213,10 @@ def load_model(path, allow_pickle=False, flag='--model'):
         model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
     except (RuntimeError, AttributeError) as err:
         raise ValueError(f'{file}: weights do not fit the RDN they describe ({str(err).splitlines()[0]})') from None
-    return model.eval(), {'path': file, 'arch': arch, 'preset': state.get('preset', 'unknown'), 'source': source}
+    if colour_of(model) != 'y':
+        ycbcr, ycbcr_from = None, 'RGB network'
+    return model.eval(), {'path': file, 'arch': arch, 'preset': state.get('preset', 'unknown'), 'source': source,
+                          'ycbcr': ycbcr, 'ycbcr_from': ycbcr_from}
 
 
 # --- running the network ------------------------------------------------------------------------
@@ -204,7 +233,8 @@ def _predict_fn(model, device):
     return predict
 
 
-def super_resolve(model, lr, scale, device=torch.device('cpu'), tile=0, overlap=32, self_ensemble=False):
+def super_resolve(model, lr, scale, device=torch.device('cpu'), tile=0, overlap=32, self_ensemble=False, ycbcr='bt601',
+                  truncate_y=False):
     """Super-resolve one BGR uint8 image.
 
     Args:
@@ -216,6 +246,9 @@ def super_resolve(model, lr, scale, device=torch.device('cpu'), tile=0, overlap=
             Default: 0.
         overlap (int): Tile overlap in LR pixels. Default: 32.
         self_ensemble (bool): Average the 8 flips/rotations (``common.inference.self_ensemble``). Default: False.
+        ycbcr (str): For a Y network, the Y it reads and how colour is rebuilt (``dataset.to_tensor`` and
+            ``dataset.to_image``): 'bt601' or 'pil'. Default: 'bt601'.
+        truncate_y (bool): With 'pil', truncate Y to uint8 as the reference does. Default: False (round).
 
     Returns:
         tuple: ``(sr, out)``: the BGR uint8 SR image and the raw float output [C, H, W].
@@ -223,14 +256,14 @@ def super_resolve(model, lr, scale, device=torch.device('cpu'), tile=0, overlap=
     if lr.ndim == 2:
         lr = np.repeat(lr[..., None], 3, axis=2)
     colour = colour_of(model)
-    arr = to_tensor(lr, colour).numpy().transpose(1, 2, 0)
+    arr = to_tensor(lr, colour, ycbcr).numpy().transpose(1, 2, 0)
     predict = _predict_fn(model, device)
     if tile:
         whole = predict
         predict = lambda a: tiled_predict(whole, a, scale, tile=tile, overlap=overlap)   # noqa: E731
     out = ensemble8(predict, arr) if self_ensemble else predict(arr)
     out = np.asarray(out, np.float32).transpose(2, 0, 1)
-    return to_image(out, colour, lr, scale), out
+    return to_image(out, colour, lr, scale, ycbcr, truncate_y), out
 
 
 def legacy_psnr(out, target):

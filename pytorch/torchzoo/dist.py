@@ -313,7 +313,7 @@ def port_problem(addr, port):
 
 def _main(argv):
     """``python3 -m torchzoo.dist --master_addr=A --master_port=P``: exit 1 with one line when the port is taken."""
-    p = argparse.ArgumentParser(description='check the rendezvous port before torchrun')
+    p = argparse.ArgumentParser(description='check the rendezvous port before torchrun', allow_abbrev=False)
     p.add_argument('--master_addr', default='127.0.0.1')
     p.add_argument('--master_port', type=int, default=29500)
     args = p.parse_args(argv)

@@ -30,10 +30,12 @@ figure of a data-parallel job is the slowest rank's.
 """
 import contextlib
 import time
+from pathlib import Path
 
 import torch
 
 from common import records
+from common.fileio import check_disjoint
 from common.runs import make_output_dir, weights_digest, write_ranks
 from torchzoo import STARTED, dist
 from torchzoo.checkpoint import load_state, restore_rng, save_state
@@ -72,6 +74,40 @@ def process_group(device):
         yield plan
     finally:
         dist.teardown()
+
+
+def check_outside_data(output, output_flag, sources):
+    """Refuse a run folder that is, or lies inside, a folder the run reads: its plots and strips would be
+    read as data by the next run. A run folder that contains the data folders is fine.
+
+    Args:
+        output (str | Path): The folder the run writes (need not exist).
+        output_flag (str): The flag or key that named it.
+        sources (list[tuple[str | Path, str]]): ``(folder, flag or key)`` of every folder it reads.
+
+    Raises:
+        ValueError: One line naming both (``common.fileio.check_disjoint``'s).
+    """
+    out = Path(output).resolve()
+    for folder, flag in sources:
+        if folder is not None and (out == Path(folder).resolve() or Path(folder).resolve() in out.parents):
+            check_disjoint(output, folder, output_flag, flag)
+
+
+@contextlib.contextmanager
+def removed_if_failed(folder):
+    """Run the body; if it raises, remove the folders up to ``folder`` that did not exist before and are
+    empty then (the run folder an early error would leave behind)."""
+    folder = Path(folder).absolute()
+    new = [p for p in (folder, *folder.parents) if not p.exists()]     # deepest first
+    try:
+        yield
+    except BaseException:
+        for path in new:
+            with contextlib.suppress(OSError):
+                if path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+        raise
 
 
 def weight_arrays(networks):

@@ -4,12 +4,12 @@
 
 Inputs keep the reference's names: ``sr_input`` (float [N, H, W, 3], RGB 0..255) and
 ``sr_input_scale`` (float scalar, one of the model's scales). Output ``sr_output``: the ensemble of the
-recursions' outputs, clipped to 0..255 (round it to get the images test_bsrn.py writes).
+recursions' outputs, clipped to 0..255 (round it to get the images test_bsrn.py writes). The model's
+scales are read from the checkpoint unless --bsrn_model_scales names them; an existing --output is
+replaced only with --overwrite=True.
 """
-from pathlib import Path
-
 import flags
-from common.cli import run_cli
+from common.cli import run_cli, str2bool
 
 
 def build_parser():
@@ -17,6 +17,7 @@ def build_parser():
     p.add_argument('--restore_path', required=True, help='checkpoint prefix or folder')
     p.add_argument('--scales', default='2,3,4', help='scales of the model (its --bsrn_model_scales). Default: 2,3,4')
     p.add_argument('--output', default='bsrn.pb', help='the frozen graph to write. Default: bsrn.pb')
+    p.add_argument('--overwrite', type=str2bool, default=False, help='replace an existing --output. Default: False')
     flags.add_model_flags(p)
     flags.add_session_flags(p, chip_default='cpu')
     return p
@@ -25,15 +26,13 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     flags.check_model_args(args)
-    out = Path(args.output)
-    if out.is_dir():
-        raise ValueError(f'--output={out}: is a folder, expected a .pb file name')
+    from tfzoo.freeze import check_output_file, freeze_graph
+    out = check_output_file(args.output, '--output', args.overwrite)
     from inference import Upscaler
     from models.bsrn import OUTPUT_NAME
-    from tfzoo.freeze import freeze_graph
     up = Upscaler(args)
     try:
-        frozen = freeze_graph(up.sess, [OUTPUT_NAME], out)
+        frozen = freeze_graph(up.sess, [OUTPUT_NAME], out, '--output')
     finally:
         up.close()
     print(f'frozen graph ({len(frozen.node)} nodes) written to {out}: inputs sr_input, sr_input_scale; '

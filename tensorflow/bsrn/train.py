@@ -76,6 +76,9 @@ def check_args(args):
         raise ValueError('--bsrn_learning_rate and --bsrn_learning_rate_decay must be > 0')
     if args.sleep_ratio < 0 or args.global_step < 0:
         raise ValueError('--sleep_ratio and --global_step must be >= 0')
+    from common.fileio import check_disjoint
+    for flag in ('--data_input_path', '--data_truth_path'):
+        check_disjoint(args.train_path, getattr(args, flag[2:]), '--train_path', flag)
     if args.resume and args.restore_path:
         raise ValueError('--resume continues the run in --train_path, --restore_path starts one: pick one')
 

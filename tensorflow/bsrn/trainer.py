@@ -20,7 +20,7 @@ from models.bsrn import build_training, count_parameters
 from tfzoo.checkpoint import resolve_checkpoint, restore_variables
 from tfzoo.cluster import hccl_rank
 from tfzoo.session import npu_available
-from tfzoo.trainer import Recipe, TrainOps, TrainState, log, train as run_training
+from tfzoo.trainer import FolderSnapshot, Recipe, TrainOps, TrainState, log, train as run_training
 
 tf.get_logger().setLevel('ERROR')
 v1 = tf.compat.v1
@@ -72,7 +72,7 @@ class BSRNTraining(Recipe):
         self.seed, self.batch_size, self.steps_flag = args.seed, args.batch_size, f'--max_steps={args.max_steps}'
         self.log_freq, self.save_freq, self.keep_max = args.log_freq, args.save_freq, args.save_max_keep
         self.rank_size, self.last_step, self.restore = 1, args.max_steps, None
-        self.ops, self.writers = {}, {}
+        self.ops, self.writers, self.added = {}, {}, None
         self.per_scale = {s: [0, 0.0] for s in args.scale_list}     # steps and seconds at each scale
 
     def session_config(self):
@@ -97,6 +97,7 @@ class BSRNTraining(Recipe):
                 log(f'rank {rank} of {ranks}: x{s} shard of {len(names)} images: {" ".join(names)}')
 
     def opened(self):
+        self.added = FolderSnapshot(self.args.train_path)     # the run folder, locked: what is added is ours
         arguments = dict(vars(self.args))
         atomic_write_bytes(Path(self.args.train_path) / 'arguments.json',
                            (json.dumps(arguments, indent=2, default=str) + '\n').encode())
@@ -134,6 +135,10 @@ class BSRNTraining(Recipe):
     def end(self):
         for writer in self.writers.values():
             writer.close()
+
+    def discard(self):
+        if self.added is not None:
+            self.added.remove_added()                         # arguments.json, the x{s} summaries
 
     def batch(self, step):
         args = self.args

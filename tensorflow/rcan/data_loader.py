@@ -2,9 +2,12 @@
 
 Sources: a folder of images (the DIV2K layout: ``DIV2K_train_HR/`` and
 ``DIV2K_train_LR_bicubic/X{s}/``; any folder pair works) or an image LMDB made by
-``python -m common.lmdb_io``. As in the reference, LR and HR images are paired by their sorted names
-(LMDB: sorted keys). Everything is checked before training starts: both sources exist, hold the same
-number of images, each HR image is ``scale`` times its LR image (an HR image may exceed that by less
+``python -m common.lmdb_io``. LR and HR images are paired by name (the reference paired them by
+sorted position, so one renamed file shifted every later pair): the name is the file stem (LMDB: the
+key) without a trailing ``x{scale}`` or ``_<tag>_x{scale}`` (common.evaluate.image_keys), so
+``0001x2.png`` pairs with ``0001.png`` and ``baby_LRBI_x2.png`` with ``baby_HR_x2.png``. Everything is
+checked before training starts: both sources exist, every image has exactly one partner (an unpaired
+one is named), each HR image is ``scale`` times its LR image (an HR image may exceed that by less
 than ``scale`` pixels, which is cropped away), and with ``in_memory`` every image decodes.
 
 Images are RGB uint8 (``common.imgio.read_image(..., bits=8)``, gray replicated to 3 channels).
@@ -25,6 +28,7 @@ from common.data import dihedral, paired_random_crop
 from common.imgio import ImageError, list_images, read_image
 from common.lmdb_io import LmdbImageReader
 from common.distributed import shard_indices
+from common.evaluate import image_keys
 from common.runs import epoch_order
 
 __all__ = ['ImageSet', 'PairedImages', 'PatchSampler', 'tf_batches', 'is_lmdb']
@@ -85,6 +89,11 @@ class ImageSet:
     def __len__(self):
         return len(self.names)
 
+    @property
+    def stems(self):
+        """The names without their extension (LMDB keys as they are)."""
+        return list(self.names) if self._lmdb is not None else [p.stem for p in self._files]
+
     def _decode(self, i):
         if self._lmdb is not None:
             bgr = self._lmdb.read(self.names[i])
@@ -104,8 +113,41 @@ class ImageSet:
         return img
 
 
+def partners(lr, hr, scale, lr_flag, hr_flag):
+    """The index in ``hr`` of the partner of each image of ``lr`` (ImageSets), matched by name.
+
+    Raises:
+        ValueError: One line naming the first image without exactly one partner.
+    """
+    def index(images):
+        keys = {}
+        for i, stem in enumerate(images.stems):
+            for key in image_keys(stem, scale):
+                keys.setdefault(key, []).append(i)
+        return keys
+
+    hr_keys, lr_keys = index(hr), index(lr)
+    rule = f'LR and HR images are paired by name at --scale={scale}, e.g. 0001x{scale}.png with 0001.png'
+    found = []
+    for i, stem in enumerate(lr.stems):
+        hits = next((hr_keys[k] for k in image_keys(stem, scale) if k in hr_keys), [])
+        if len(hits) != 1:
+            what = 'no partner' if not hits else 'several partners (' + ', '.join(hr.names[j] for j in hits) + ')'
+            raise ValueError(f'{lr_flag}={lr.path}: {lr.names[i]} has {what} in {hr_flag}={hr.path}; {rule}')
+        found.append(hits[0])
+    claimed = {}
+    for i, j in enumerate(found):
+        claimed.setdefault(j, []).append(i)
+    for j in range(len(hr)):
+        claims = claimed.get(j, [])
+        if len(claims) != 1:
+            what = 'no partner' if not claims else 'several partners (' + ', '.join(lr.names[i] for i in claims) + ')'
+            raise ValueError(f'{hr_flag}={hr.path}: {hr.names[j]} has {what} in {lr_flag}={lr.path}; {rule}')
+    return found
+
+
 class PairedImages:
-    """LR/HR image pairs matched by sorted name, checked for count and size.
+    """LR/HR image pairs matched by name (:func:`partners`), checked for size.
 
     Args:
         lr_path (str | Path): LR folder or LMDB.
@@ -122,19 +164,17 @@ class PairedImages:
         self.scale = scale
         self.hr = None if hr_path is None else ImageSet(hr_path, hr_flag, in_memory)
         self.lr = ImageSet(lr_path, lr_flag, in_memory)
-        if self.hr is not None and len(self.hr) != len(self.lr):
-            raise ValueError(f'{lr_flag}={lr_path} has {len(self.lr)} images but {hr_flag}={hr_path} has '
-                             f'{len(self.hr)}: LR and HR images are paired by sorted name')
+        self.hr_index = None if self.hr is None else partners(self.lr, self.hr, scale, lr_flag, hr_flag)
         for i, (h, w) in enumerate(self.lr.shapes):
             if patch_size is not None and (h < patch_size or w < patch_size):
                 raise ValueError(f'--patch_size={patch_size} does not fit {self.lr.names[i]} ({h}x{w}) in {lr_path}')
             if self.hr is None:
                 continue
-            big_h, big_w = self.hr.shapes[i]
+            j = self.hr_index[i]
+            big_h, big_w = self.hr.shapes[j]
             if not (0 <= big_h - h * scale < scale and 0 <= big_w - w * scale < scale):
-                raise ValueError(f'{self.lr.names[i]} ({h}x{w}) x{scale} does not match {self.hr.names[i]} '
-                                 f'({big_h}x{big_w}): LR and HR are paired by sorted name (wrong --scale or '
-                                 f'folder?)')
+                raise ValueError(f'{self.lr.names[i]} ({h}x{w}) x{scale} does not match {self.hr.names[j]} '
+                                 f'({big_h}x{big_w}), its partner by name (wrong --scale or folder?)')
 
     def __len__(self):
         return len(self.lr)
@@ -147,13 +187,18 @@ class PairedImages:
     def pair(self, i):
         """(LR, HR) of pair ``i``, RGB uint8, HR cropped to exactly ``scale`` times the LR size."""
         lr = self.lr.read(i)
-        hr = self.hr.read(i)[:lr.shape[0] * self.scale, :lr.shape[1] * self.scale]
+        hr = self.read_hr(i)[:lr.shape[0] * self.scale, :lr.shape[1] * self.scale]
         return lr, hr
+
+    def read_hr(self, i):
+        """The HR partner of LR image ``i``, RGB uint8, as stored (not cropped)."""
+        return self.hr.read(self.hr_index[i])
 
     def fingerprint(self):
         """A short hash of the names and sizes (a resumed run must see the same data)."""
         text = repr((self.lr.names, [tuple(s) for s in self.lr.shapes],
-                     None if self.hr is None else (self.hr.names, [tuple(s) for s in self.hr.shapes])))
+                     None if self.hr is None else ([self.hr.names[j] for j in self.hr_index],
+                                                   [tuple(self.hr.shapes[j]) for j in self.hr_index])))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 

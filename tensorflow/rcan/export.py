@@ -5,7 +5,8 @@
 
 The graph maps the float32 placeholder ``LR`` (RGB, 0..255, NHWC) to the uint8 node ``output``
 (round(clip(SR, 0, 255))), with the weights folded into constants (tfzoo.freeze). ``--input_shape``
-fixes dimensions (-1 leaves one dynamic), e.g. ``1,256,256,3`` for a static ATC model. The model flags
+fixes dimensions (-1 leaves one dynamic), e.g. ``1,256,256,3`` for a static ATC model. An existing
+``--output_file`` is replaced only with ``--overwrite True``. The model flags
 (--n_feats, --n_RG, --n_RCAB, ...) are main.py's and must match the checkpoint.
 """
 from pathlib import Path
@@ -27,12 +28,17 @@ def parse_shape(text):
     return [None if d == -1 else d for d in dims]
 
 
+def output_path(args):
+    """--output_file, or rcan_x{scale}.pb."""
+    return args.output_file or f'rcan_x{args.scale}.pb'
+
+
 def export(args):
     """Restore ``--pre_trained_model`` into the inference graph and write the frozen .pb; returns its path."""
     import tensorflow as tf
     from RCA_net import RCA_net
     from tfzoo.checkpoint import resolve_checkpoint, restore_variables
-    from tfzoo.freeze import freeze_graph
+    from tfzoo.freeze import check_output_file, freeze_graph
     from tfzoo.session import session_config
 
     tf.get_logger().setLevel('ERROR')
@@ -43,10 +49,10 @@ def export(args):
         model = RCA_net(args).build_graph(training=False, lr_shape=shape)
     config = session_config(precision_mode=args.precision_mode, intra_op_threads=args.intra_op_threads,
                             inter_op_threads=args.inter_op_threads)
-    out = Path(args.output_file or f'rcan_x{args.scale}.pb')
+    out = check_output_file(output_path(args), '--output_file', args.overwrite)
     with tf.compat.v1.Session(graph=graph, config=config) as sess:
         restore_variables(sess, prefix, model.weights(), model.weights())
-        frozen = freeze_graph(sess, [OUTPUT], out)
+        frozen = freeze_graph(sess, [OUTPUT], out, '--output_file')
     print(f'frozen graph written to {out}: input {INPUT} float32 {shape} (RGB 0..255), output {OUTPUT} uint8, '
           f'{len(frozen.node)} nodes, from {prefix}', flush=True)
     return out
@@ -61,6 +67,8 @@ def main(argv=None):
     args.mode = 'export'
     check_args(args)
     parse_shape(args.input_shape)
+    from tfzoo.freeze import check_output_file
+    check_output_file(output_path(args), '--output_file', args.overwrite)     # before TensorFlow loads
     return export(args)
 
 

@@ -77,7 +77,8 @@ def build_parser():
     port.add_argument('--resume', type=str2bool, default=False,
                       help='continue the run in --model_path from its newest checkpoint. Default: False')
     port.add_argument('--overwrite', type=str2bool, default=False,
-                      help="start over in a --model_path that holds another run's checkpoints. Default: False")
+                      help="start over in a --model_path that holds another run's checkpoints; test modes and "
+                           "export.py: replace earlier output files. Default: False")
     port.add_argument('--record_ranks', type=str2bool, default=False,
                       help='write ranks.json into the run folder (chief only): workers, per-worker and global batch, steps, images/s of the global batch after the first step, the chief\'s shard. Default: False')
     port.add_argument('--keep_checkpoint_max', type=int_flag, default=0, help='0 keeps all. Default: 0')
@@ -122,6 +123,14 @@ def check_args(args):
         if Path(args.result_path).exists() and not Path(args.result_path).is_dir():
             raise ValueError(f'--result_path={args.result_path}: is a file, expected a folder')
         check_disjoint(args.result_path, args.test_LR_path, '--result_path', '--test_LR_path')
+    if args.mode == 'train':
+        from common.fileio import check_disjoint
+        sources = [('--train_GT_path', args.train_GT_path), ('--train_LR_path', args.train_LR_path)]
+        if args.test_with_train:
+            sources += [('--test_GT_path', args.test_GT_path), ('--test_LR_path', args.test_LR_path)]
+        for out_flag, out in (('--model_path', args.model_path), ('--log_dir', args.log_dir)):
+            for src_flag, src in sources:
+                check_disjoint(out, src, out_flag, src_flag)
     if args.resume and args.fine_tuning:
         raise ValueError('--resume continues a run, --fine_tuning starts one from --pre_trained_model: pick one')
 
@@ -141,11 +150,24 @@ def load_data(args):
     return data
 
 
+def check_outputs(args, data):
+    """The SR images a test mode would write: one that exists already is refused without --overwrite."""
+    if not (args.mode == 'test_only' or (args.mode == 'test' and args.save_test_result)):
+        return
+    from util import sr_file_name
+    for name in data['test'].names:
+        target = Path(args.result_path) / sr_file_name(name, args.scale)
+        if target.is_dir() or (target.exists() and not args.overwrite):
+            what = 'is a folder' if target.is_dir() else 'exists (an earlier output); pass --overwrite True to replace it'
+            raise FileExistsError(f'--result_path={args.result_path}: {target.name} {what}')
+
+
 def main(argv=None):
     """Parse, check, load the data, then run the mode; returns the mode's summary dict."""
     args = build_parser().parse_args(argv)
     check_args(args)
     data = load_data(args)
+    check_outputs(args, data)
     import mode                   # TensorFlow loads here, after every input was checked
     return mode.run(args, data)
 

@@ -16,6 +16,7 @@ Training (the reference's loop, made exact and restartable):
   summaries ``train_loss`` and ``train_RGB_PSNR`` in ``--log_dir``. A progress bar runs on stderr when
   it is a terminal.
 """
+import os
 from pathlib import Path
 
 import tensorflow as tf
@@ -28,7 +29,7 @@ from RCA_net import RCA_net, TAIL_SCOPES
 from tfzoo.checkpoint import resolve_checkpoint, restore_variables
 from tfzoo.cluster import hccl_rank
 from tfzoo.session import npu_available, session_config
-from tfzoo.trainer import Recipe, TrainOps, log, train as run_training
+from tfzoo.trainer import FolderSnapshot, Recipe, TrainOps, log, train as run_training
 
 tf.get_logger().setLevel('ERROR')          # tf.compat.v1's deprecation notices are not the user's concern
 
@@ -92,6 +93,7 @@ class RCANTraining(Recipe):
         self.divergence_hint = 'lower --learning_rate'
         self.pretrained = self.sampler = self.model = self.input_init = None
         self.writer = self.train_log = self.predict = None
+        self.added = []                          # FolderSnapshots of what begin() writes into
         self.input_start = {'step': 0}           # where the tf.data input starts (read when initialised)
 
     def session_config(self):
@@ -139,6 +141,11 @@ class RCANTraining(Recipe):
         if self.input_init is not None:
             self.input_start['step'] = done
             sess.run(self.input_init)
+        own_events = f'.{os.getpid()}.'           # TensorFlow's event file names hold the writer's pid
+        self.added = [FolderSnapshot(self.args.log_dir, lambda n: n.startswith('events.') and own_events in n)]
+        if self.args.test_with_train:
+            log_file = Path(f'RCAN_X{self.args.scale}_train_log.txt')
+            self.added.append(FolderSnapshot('.', lambda n: n == log_file.name))
         self.writer = tf.compat.v1.summary.FileWriter(str(make_output_dir(self.args.log_dir, '--log_dir')), graph)
         if done:
             self.writer.add_session_log(tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START), done)
@@ -150,6 +157,10 @@ class RCANTraining(Recipe):
         for handle in (self.writer, self.train_log):
             if handle is not None:
                 handle.close()
+
+    def discard(self):
+        for snapshot in self.added:
+            snapshot.remove_added()
 
     def batch(self, step):
         feed = {self.model.global_step: step}
@@ -204,7 +215,7 @@ def _open_train_log(args):
 def _test_with_train(args, data, sess, model, predict, handle, count):
     test_set = data['test']
     srs = [predict(test_set.lr.read(i)) for i in range(len(test_set))]
-    gts = [test_set.hr.read(i) for i in range(len(test_set))]
+    gts = [test_set.read_hr(i) for i in range(len(test_set))]
     lr = float(sess.run(model.lr, {model.global_step: count}))
     handle.write(util.train_log_line(count, lr, srs, gts, args.scale))
     handle.flush()
@@ -241,7 +252,7 @@ def test(args, data):
     sess, model = inference_session(args, 'test')
     with sess:
         srs = _super_resolve_all(args, test_set, sess, model)
-    gts = [test_set.hr.read(i) for i in range(len(test_set))]
+    gts = [test_set.read_hr(i) for i in range(len(test_set))]
     rows, proto = util.score(test_set.names, srs, gts, args.scale)
     result_file = Path(f'./RCAN_X{args.scale}_{args.test_set}_result.txt')
     lines = util.write_result_file(result_file, rows, proto)

@@ -15,12 +15,18 @@ folder and flags); :func:`train` runs it the same way for every model:
    step), one Session run (on a cluster: this worker's gradients pushed, the chief applying the mean
    of one gradient per worker, :class:`tfzoo.cluster.SyncAverager`), the divergence check, summaries
    and log lines when due, and a checkpoint every ``save_freq`` steps and at the last step (with
-   ``train_state/global_step`` and ``train_state/seconds``, :class:`TrainState`).
+   ``train_state/global_step`` and ``train_state/seconds``, :class:`TrainState`). The divergence
+   check stops the run on a loss that is not finite, and before every save on weights that are not
+   (the last step's update can break them after a finite loss), so no NaN checkpoint is written.
 6. With ``record_ranks``: ``ranks.json`` in the run folder (common.runs.write_ranks).
+7. A fresh run that fails before its first checkpoint leaves nothing behind: the model removes what
+   it wrote (:meth:`Recipe.discard`), then the run folder goes if this run created it.
 
 The ModelZoo summary (``{CaseName}.log``) is written by the models' shell scripts from the log lines.
 """
 import math
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,7 +38,7 @@ from common.runs import write_ranks
 from tfzoo.checkpoint import TFCheckpointDir
 from tfzoo.cluster import Cluster
 
-__all__ = ['Recipe', 'TrainOps', 'TrainState', 'train', 'log']
+__all__ = ['Recipe', 'TrainOps', 'TrainState', 'train', 'log', 'FolderSnapshot']
 
 v1 = tf.compat.v1
 
@@ -41,6 +47,35 @@ def log(line):
     """Print one log line on stdout (above the progress bar, if one is shown)."""
     tqdm.write(line, file=sys.stdout)
     sys.stdout.flush()
+
+
+class FolderSnapshot:
+    """What a folder holds before a run writes into it, so that a failed run can remove what it added.
+
+    Args:
+        folder (str | Path): The folder (need not exist yet).
+        match (callable | None): Only entries whose name it accepts count as this run's (for a folder
+            that other processes may write into at the same time). Default: None (every entry: a
+            folder this run holds the lock of).
+    """
+
+    def __init__(self, folder, match=None):
+        self.folder, self.match = Path(folder), match or (lambda name: True)
+        self.created = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+        self.names = set(os.listdir(self.folder)) if self.folder.is_dir() else set()
+
+    def remove_added(self):
+        """Remove the entries added since the snapshot, then the folders it created if they are empty."""
+        if self.folder.is_dir():
+            for name in sorted(set(os.listdir(self.folder)) - self.names):
+                path = self.folder / name
+                if self.match(name):
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        for folder in self.created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 class TrainState:
@@ -91,7 +126,7 @@ class TrainOps:
     def __init__(self, global_step, loss, step, summary, state, apply=None, averager=None, input_errors=None):
         self.global_step, self.loss, self.step, self.summary, self.state = global_step, loss, step, summary, state
         self.apply, self.averager, self.input_errors = apply, averager, input_errors or []
-        self.saver = self.init = None          # set by train() once the model's graph is complete
+        self.saver = self.init = self.finite = None      # set by train() once the model's graph is complete
 
 
 class Recipe:
@@ -184,6 +219,10 @@ class Recipe:
         """The names of the images of ``self.shard`` (for ranks.json)."""
         return []
 
+    def discard(self):
+        """(chief) A fresh run failed before its first checkpoint: remove the files and folders this
+        run created (arguments, logs, summaries), so that the failure leaves nothing behind."""
+
 
 def train(recipe):
     """Run a training (or resume it, or fine-tune); returns a summary dict (steps, seconds, images/s of
@@ -213,6 +252,8 @@ def train(recipe):
                         summary['images_per_sec_after_first'], [{'rank': 0, 'shard': recipe.shard_names()}],
                         weights='parameter servers' if summary['workers'] > 1 else 'one process')
     except BaseException:
+        if not ckpts.resumed and not ckpts.checkpoints():
+            recipe.discard()
         ckpts.close(abandon=True)      # a fresh run that saved nothing leaves no run behind
         raise
     ckpts.close()
@@ -233,6 +274,7 @@ def _work(recipe, config, ckpts):
         ops = recipe.build(ranks if cluster is None else 1)
         ops.saver = v1.train.Saver(max_to_keep=None)
         ops.init = v1.global_variables_initializer()
+        ops.finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in v1.trainable_variables()])
     if cluster is not None:
         cluster.start(config)
         sess = cluster.session(graph, config)
@@ -295,6 +337,9 @@ def _steps(recipe, sess, ops, ckpts, done, seconds_before):
                 losses.append(loss)
                 recipe.log_step(sess, count, key, loss, seconds)
             if count % recipe.save_freq == 0 or count == recipe.last_step:
+                if not sess.run(ops.finite):
+                    raise ValueError(f'loss is nan: the weights are not finite after step {count} (loss {loss}): '
+                                     f'training diverged ({recipe.divergence_hint}); nothing saved')
                 ops.state.set(sess, count, seconds_before + time.time() - begin)
                 ckpts.save_session(sess, ops.saver, count, keep_max=recipe.keep_max)
             bar.update()

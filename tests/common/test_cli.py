@@ -64,3 +64,17 @@ def test_run_cli_passes_argv_and_exits_130_on_interrupt(capsys):
     with pytest.raises(SystemExit) as info:
         cli.run_cli(interrupted, [])
     assert info.value.code == 130 and capsys.readouterr().err == 'error: interrupted\n'
+
+
+def test_flag_parser_refuses_abbreviated_flags(capsys):
+    parser = cli.FlagParser()
+    parser.add_argument('--scales')
+    parser.add_argument('--input_image')
+    for argv, flag in ((['--scale', '2'], '--scale'), (['--input_imag', 'a.png'], '--input_imag')):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and err.startswith('error: unrecognized arguments: ') and flag in err
+    assert parser.parse_args(['--scales', '2']).scales == '2'
+    assert cli.FlagParser(allow_abbrev=True).allow_abbrev        # still available on request

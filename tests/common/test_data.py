@@ -191,9 +191,22 @@ def test_extract_subimages_cli(tmp_path, capsys):
     assert data.main(['--input', str(src), '--output', str(tmp_path / 'o'), '--crop_size', '20',
                       '--step', '10', '--n_workers', '1']) == 0
     assert len(os.listdir(tmp_path / 'o')) == 4
-    assert data.main(['--input', str(src), '--output', str(tmp_path / 'o'), '--crop_size', '20',
-                      '--step', '10']) == 1
-    assert 'already exists' in capsys.readouterr().err
-    assert data.main(['--input', str(tmp_path / 'none'), '--output', str(tmp_path / 'p'),
-                      '--crop_size', '20', '--step', '10']) == 1
-    assert 'none: no such folder' in capsys.readouterr().err
+    capsys.readouterr()
+    for argv, message in (([str(src), str(tmp_path / 'o')], 'already exists'),
+                          ([str(tmp_path / 'none'), str(tmp_path / 'p')], 'none: no such folder'),
+                          ([str(src), str(src / 'sub')], f'--output={src / "sub"} lies inside --input={src}')):
+        with pytest.raises(SystemExit) as info:
+            data.main(['--input', argv[0], '--output', argv[1], '--crop_size', '20', '--step', '10'])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and err.count('\n') == 1 and err.startswith('error: ') and message in err, err
+    assert sorted(os.listdir(src)) == ['a.png']
+
+
+def test_cli_refuses_a_worker_count_below_one(tmp_path, capsys):
+    src = tmp_path / 'hr'
+    _write_folder(src, {'a.png': (30, 30)})
+    with pytest.raises(SystemExit) as info:
+        data.main(['--input', str(src), '--output', str(tmp_path / 'o'), '--crop_size', '20', '--step', '10',
+                   '--n_workers', '-3'])
+    assert info.value.code == 2 and capsys.readouterr().err == 'error: --n_workers must be >= 1, got -3\n'
+    assert sorted(os.listdir(tmp_path)) == ['hr']

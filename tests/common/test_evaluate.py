@@ -112,6 +112,27 @@ def test_cli_errors_are_one_line(tmp_path, set5):
         assert 'Traceback' not in proc.stderr
 
 
-def test_cli_bad_flags():
-    assert _run_cli('--sr', 'a', '--hr', 'b', '--scale', '0').returncode == 2
-    assert _run_cli('--sr', 'a', '--hr', 'b', '--scale', '2', '--rgb', '--round_y').returncode == 2
+def test_cli_bad_flags_are_one_line_without_usage():
+    for args in (('--sr', 'a', '--hr', 'b', '--scale', '0'), ('--sr', 'a', '--hr', 'b', '--scale', '2', '--rgb', '--round_y'),
+                 ('--sr', 'a', '--hr', 'b'), ('--sr', 'a', '--hr', 'b', '--scal', '2')):   # no prefix matching
+        proc = _run_cli(*args)
+        assert proc.returncode == 2
+        assert proc.stderr.count('\n') == 1 and proc.stderr.startswith('error: '), proc.stderr
+        assert 'usage:' not in proc.stderr
+
+
+def test_json_never_lands_on_or_among_the_inputs(tmp_path, capsys):
+    sr = _touch_images(tmp_path / 'sr', ['baby_x2.png'], shape=(64, 64, 3))
+    hr = _touch_images(tmp_path / 'hr', ['baby.png'], shape=(64, 64, 3))
+    before = {p: p.read_bytes() for p in (sr / 'baby_x2.png', hr / 'baby.png')}
+    for target, flag, relation in ((hr / 'baby.png', '--hr', 'lies inside'), (sr / 'scores.json', '--sr', 'lies inside'),
+                                   (sr, '--sr', 'is'), (tmp_path, '--sr', 'contains')):
+        with pytest.raises(SystemExit) as info:
+            main(['--sr', str(sr), '--hr', str(hr), '--scale', '2', '--json', str(target)])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err == f'error: --json={target} {relation} {flag}={sr if flag == "--sr" else hr}; ' \
+                      f'choose an output outside the source\n'
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in sr.iterdir()) == ['baby_x2.png'] and sorted(os.listdir(tmp_path)) == ['hr', 'sr']
+    assert main(['--sr', str(sr), '--hr', str(hr), '--scale', '2', '--json', str(tmp_path / 'scores.json')]) == 0

@@ -173,8 +173,8 @@ def test_cli(tmp_path):
     assert done.returncode == 0, done.stderr
     assert LmdbImageReader(tmp_path / 'o.lmdb').keys == ['img00', 'img01', 'img02']
     again = subprocess.run(run, **kw)
-    assert again.returncode == 1
-    assert again.stderr.strip().splitlines()[-1].startswith('error: ') and 'already exists' in again.stderr
+    assert again.returncode == 2
+    assert again.stderr.count('\n') == 1 and again.stderr.startswith('error: ') and 'already exists' in again.stderr
     assert 'Traceback' not in again.stderr
 
 
@@ -223,3 +223,43 @@ def test_environment_synced_before_close(tmp_path, monkeypatch):
     monkeypatch.setattr(lmdb, 'open', lambda *a, **k: Env(real_open(*a, **k)))
     make_lmdb(paths, ['a', 'b'], tmp_path / 'x.lmdb')
     assert calls == [('sync', True), ('close',)]
+
+
+def test_a_damaged_database_is_one_error_naming_the_folder(tmp_path):
+    paths = _folder(tmp_path, 2)
+    good = make_lmdb(paths, ['a', 'b'], tmp_path / 'good.lmdb')
+    garbage = tmp_path / 'garbage.lmdb'
+    garbage.mkdir()
+    (garbage / 'meta_info.txt').write_text('a.png (20,30,3) 1\n')
+    (garbage / 'data.mdb').write_bytes(b'not an lmdb file' * 512)
+    with pytest.raises(ValueError, match=rf'^{garbage}: data\.mdb is not a readable LMDB database \('):
+        LmdbImageReader(garbage)
+    short = tmp_path / 'short.lmdb'                   # a real database that lacks images meta_info.txt lists
+    short.mkdir()
+    (short / 'data.mdb').write_bytes((good / 'data.mdb').read_bytes())
+    (short / 'meta_info.txt').write_text((good / 'meta_info.txt').read_text() + 'c.png (5,5,3) 1\n')
+    with pytest.raises(ValueError, match=rf'^{short}: data\.mdb holds 2 images but meta_info\.txt lists 3'):
+        LmdbImageReader(short)
+    assert not lmdb_io._ENVS                          # the check closed what it opened
+    assert LmdbImageReader(good).read('a').shape == (20, 30, 3)
+
+
+def test_cli_refuses_an_output_inside_the_input(tmp_path):
+    _folder(tmp_path, 2)
+    kw = dict(capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    inside = tmp_path / 'imgs' / 'db.lmdb'
+    proc = subprocess.run([sys.executable, '-m', 'common.lmdb_io', '--input', str(tmp_path / 'imgs'),
+                           '--output', str(inside)], **kw)
+    assert proc.returncode == 2
+    assert proc.stderr == f'error: --output={inside} lies inside --input={tmp_path / "imgs"}; ' \
+                          f'choose an output outside the source\n'
+    assert sorted(os.listdir(tmp_path / 'imgs')) == ['img00.png', 'img01.png']
+
+
+def test_cli_refuses_a_map_size_below_one(tmp_path, capsys):
+    _folder(tmp_path, 1)
+    with pytest.raises(SystemExit) as info:
+        lmdb_io.main(['--input', str(tmp_path / 'imgs'), '--output', str(tmp_path / 'o.lmdb'), '--map_size', '-3'])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == 'error: --map_size must be a positive number of bytes, got -3\n'
+    assert sorted(os.listdir(tmp_path)) == ['imgs']

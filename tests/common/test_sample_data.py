@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -138,13 +139,19 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
 def test_refuses_foreign_folders_and_bad_flags(tmp_path, capsys):
     (tmp_path / 'mine').mkdir()
     (tmp_path / 'mine' / 'thesis.tex').write_text('precious')
-    assert sd.main(['--out', str(tmp_path / 'mine'), '--force']) == 1
-    assert 'refusing to replace it' in capsys.readouterr().err
-    assert (tmp_path / 'mine' / 'thesis.tex').read_text() == 'precious'
     with pytest.raises(SystemExit) as exc:
-        sd.main(['--out', str(tmp_path / 'x'), '--scales', '2,three'])
+        sd.main(['--out', str(tmp_path / 'mine'), '--force'])
     assert exc.value.code == 2
-    assert "comma-separated integers >= 2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: ') and 'refusing to replace it' in err
+    assert (tmp_path / 'mine' / 'thesis.tex').read_text() == 'precious'
+    for argv in (['--scales', '2,three'], ['--scale', '2'], ['--bogus']):    # one line, no usage block
+        with pytest.raises(SystemExit) as exc:
+            sd.main(['--out', str(tmp_path / 'x')] + argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and err.startswith('error: ') and 'usage:' not in err, err
+    assert sorted(os.listdir(tmp_path)) == ['mine']
     with pytest.raises(SystemExit):
         sd.main(['--help'])
     assert '--scales' in capsys.readouterr().out
@@ -163,3 +170,32 @@ def test_a_build_by_other_code_or_scales_is_stale(tmp_path):
     (tmp_path / 'manifest.json').write_text(json.dumps(fake))
     (tmp_path / 'DIV2K' / 'x.png').unlink()                          # a listed file went missing
     assert sd._complete_manifest(tmp_path, [2, 3, 4]) is None
+
+
+def test_fewer_scales_keep_a_build_with_more(sample_data, tmp_path, capsys):
+    out = tmp_path / 'sample'
+    shutil.copytree(sample_data, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob('*')}
+    assert sd.main(['--out', str(out), '--scales', '2']) == 0
+    assert 'nothing to do' in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.rglob('*')} == before        # X3 and X4 are still there
+    assert (out / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X4').is_dir()
+
+
+def test_new_scales_are_added_to_the_old_ones(tmp_path, monkeypatch):
+    out = tmp_path / 'sample'
+    out.mkdir()
+    (out / 'manifest.json').write_text(json.dumps({'format': 'srzoo.sample_data', 'version': sd.VERSION,
+                                                   'code_sha256': sd.code_fingerprint(), 'scales': [2, 3, 4],
+                                                   'files': {}}))
+    built = []
+
+    def fake_build(root, scales, folder):
+        built.append(scales)
+        manifest = {'format': 'srzoo.sample_data', 'scales': scales, 'files': {}, 'div2k_train': [], 'sample_test': []}
+        (root / 'manifest.json').write_text(json.dumps(manifest))
+        return manifest
+    monkeypatch.setattr(sd, '_build', fake_build)
+    assert sd.build_sample_data(out, scales=[8])['scales'] == [2, 3, 4, 8]
+    assert sd.build_sample_data(out, scales=[2], force=True)['scales'] == [2, 3, 4, 8]
+    assert built == [[2, 3, 4, 8], [2, 3, 4, 8]]

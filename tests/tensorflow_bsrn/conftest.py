@@ -38,6 +38,21 @@ def _ours(name):
     return module
 
 
+@pytest.fixture
+def fails(capsys):
+    """fails(main, argv, pattern): bad input, so ``run_cli(main, argv)`` exits 2 with one ``error: ...``
+    line on stderr that holds ``pattern``."""
+    from common.cli import run_cli
+
+    def check(main, argv, pattern):
+        with pytest.raises(SystemExit) as info:
+            run_cli(main, argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert info.value.code == 2 and len(err) == 1 and err[0].startswith('error: '), err
+        assert pattern in err[0], err[0]
+    return check
+
+
 @pytest.fixture(scope='session')
 def bsrn():
     """Namespace of the model's modules: bsrn.train, bsrn.net (models.bsrn), bsrn.export, ...,

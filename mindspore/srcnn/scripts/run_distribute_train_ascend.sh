@@ -6,7 +6,7 @@ if [ $# -ne 5 ] && [ $# -ne 6 ]; then
     exit 1
 fi
 BASE=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"   # PYTHON: $PYTHON, .venv or python3
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 DATA=$(abspath "$1"); OUT=$(abspath "$2"); BEGIN=$3; SIZE=$4; TABLE=$(abspath "$5")
 [ -f "$DATA/srcnn.mindrecord00" ] || { echo "error: DATA_PATH=$DATA has no srcnn.mindrecord00"; exit 1; }

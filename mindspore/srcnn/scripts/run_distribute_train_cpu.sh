@@ -11,7 +11,7 @@ if [ $# -lt 3 ]; then
     exit 1
 fi
 BASE=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"   # PYTHON: $PYTHON, .venv or python3
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 NUM=$1; DATA=$(abspath "$2"); OUT=$(abspath "$3"); shift 3
 WORKERS=${WORKER_NUM:-$NUM}; NODE=${NODE_RANK:-0}; ADDR=${MASTER_ADDR:-127.0.0.1}; PORT=${MASTER_PORT:-8118}

@@ -8,7 +8,7 @@ if [ $# -ne 3 ] && [ $# -ne 4 ]; then
     exit 1
 fi
 BASE=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"   # PYTHON: $PYTHON, .venv or python3
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 MODEL=$(abspath "$1"); DATA=$(abspath "$2"); OUT=$(abspath "$3")
 [ -f "$MODEL" ] || { echo "error: MINDIR_PATH=$MODEL is not a file"; exit 1; }

@@ -7,7 +7,7 @@ if [ $# -ne 3 ]; then
 fi
 TARGET=${TARGET:-GPU}   # run_onnx_eval_cpu.sh calls this one with TARGET=CPU
 BASE=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"   # PYTHON: $PYTHON, .venv or python3
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 DATA=$(abspath "$1"); MODEL=$(abspath "$3")
 [ -e "$DATA" ] || { echo "error: DATA_PATH=$DATA does not exist"; exit 1; }

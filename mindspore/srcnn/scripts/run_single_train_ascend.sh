@@ -6,7 +6,7 @@ if [ $# -ne 3 ] && [ $# -ne 4 ]; then
 fi
 TARGET=${TARGET:-Ascend}   # the cpu/gpu scripts call this one with TARGET set
 BASE=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$BASE/../../.venv/bin/python" ] && echo "$BASE/../../.venv/bin/python" || echo python3 )}
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"   # PYTHON: $PYTHON, .venv or python3
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 DATA=$(abspath "$2"); OUT=$(abspath "$3")
 [ -f "$DATA/srcnn.mindrecord00" ] || { echo "error: MINDRECORD_DIR=$DATA has no srcnn.mindrecord00"; exit 1; }

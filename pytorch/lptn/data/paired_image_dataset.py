@@ -10,7 +10,8 @@ __all__ = ['PairedImageDataset']
 
 class PairedImageDataset(Dataset):
     """Pairs matched by key: for an LMDB the two ``meta_info.txt`` key lists must be equal; for folders
-    target ``<stem>`` pairs with source ``filename_tmpl.format(<stem>)``. In training, one random crop
+    target ``<stem>`` pairs with source ``filename_tmpl.format(<stem>)``, and a target without a source
+    or a source without a target is refused (one line naming it), never left out. In training, one random crop
     of ``gt_size`` at the same position in both, then the same flips/transposes.
 
     Returns ``{'lq', 'gt', 'lq_path', 'gt_path'}``.
@@ -39,6 +40,12 @@ class PairedImageDataset(Dataset):
                     raise ValueError(f"datasets.{phase}.dataroot_lq: no source image '{lq_key}' for target "
                                      f"'{gt_key}' in {self.lq.root}")
                 self.pairs.append((lq_key, gt_key))
+            paired = {lq_key for lq_key, _ in self.pairs}
+            alone = [k for k in self.lq.keys if k not in paired]
+            if alone:                                  # would be left out of the scores without a word
+                raise ValueError(f"datasets.{phase}.dataroot_gt: no target image for source {self.lq.paths[alone[0]]} "
+                                 f"in {self.gt.root} ({len(alone)} source(s) without a target; filename_tmpl "
+                                 f"{tmpl!r})")
         self.enlarge = int(opt.get('dataset_enlarge_ratio', 1)) if opt['phase'] == 'train' else 1
 
     def __len__(self):

@@ -33,14 +33,25 @@ def generator_state(state, path='checkpoint'):
     return state
 
 
+def _names(keys, most=8):
+    keys = sorted(keys)
+    return ', '.join(keys[:most]) + (f' (+{len(keys) - most} more)' if len(keys) > most else '') if keys else 'none'
+
+
 def load_generator_state(net_g, path, strict=True):
-    """Load a generator file (see :func:`generator_state`) into ``net_g``; returns the file's path.
+    """Load a generator file (see :func:`generator_state`) into ``net_g``.
 
     Args:
         net_g (nn.Module): LPTN or LPTNPaper.
         path (str | Path): ``.pth`` file.
-        strict (bool): Every key must match (``strict_load_g``); False skips missing/unexpected keys but
-            still refuses a shape mismatch. Default: True.
+        strict (bool): Every key must match (``strict_load_g``); False loads the keys that match and
+            reports the others, but still refuses a shape mismatch, and a file of which no key matches.
+            Default: True.
+
+    Returns:
+        str | None: With ``strict`` False and keys that did not match, the one warning line naming the
+        missing keys (left at their initial values) and the unexpected ones (ignored), for the log;
+        else None.
     """
     from torchzoo.checkpoint import load_state
     state = generator_state(load_state(path, 'path.pretrain_network_g'), path)
@@ -49,10 +60,17 @@ def load_generator_state(net_g, path, strict=True):
         if key in own and own[key].shape != value.shape:
             raise ValueError(f'{path}: {key} has shape {tuple(value.shape)}, the {type(net_g).__name__} of these '
                              f'options has {tuple(own[key].shape)} (another network_g type or nrb_*/num_high?)')
+    matching = [k for k in state if k in own]
+    if not matching:
+        raise ValueError(f'{path}: none of its keys belongs to a {type(net_g).__name__} ({len(state)} keys; not a '
+                         f'generator file?), whatever strict_load_g says')
     result = net_g.load_state_dict(state, strict=False)
-    if len(result.missing_keys) == len(own):
-        raise ValueError(f'{path}: none of its keys belongs to a {type(net_g).__name__} (not a generator file?)')
-    if strict and (result.missing_keys or result.unexpected_keys):
-        raise ValueError(f'{path}: not a {type(net_g).__name__} of these options (missing {result.missing_keys[:3]}, '
-                         f'unexpected {result.unexpected_keys[:3]})')
-    return path
+    missing, unexpected = result.missing_keys, result.unexpected_keys
+    if strict and (missing or unexpected):
+        raise ValueError(f'{path}: not a {type(net_g).__name__} of these options (missing {missing[:3]}, '
+                         f'unexpected {unexpected[:3]})')
+    if not (missing or unexpected):
+        return None
+    return (f'{path}: strict_load_g is false: loaded {len(matching)} of the {len(own)} weights of this '
+            f'{type(net_g).__name__}; missing, left at their initial values: {_names(missing)}; unexpected, '
+            f'ignored: {_names(unexpected)}')

@@ -60,8 +60,9 @@ class LPTNModel:
         self.net_g = define_network(opt['network_g']).to(device)
         self.net_d = None if self.paired else define_network(opt['network_d']).to(device)
         pretrain = opt['path'].get('pretrain_network_g')
+        self.load_warning = None              # logged by train.py once its log file is open
         if pretrain:
-            load_generator_state(self.net_g, pretrain, strict=opt['path']['strict_load_g'])
+            self.load_warning = load_generator_state(self.net_g, pretrain, strict=opt['path']['strict_load_g'])
         nets = [self.net_g] + ([] if self.paired else [self.net_d])
         args = [_adam_args(train['optim_g'])] + ([] if self.paired else [_adam_args(train['optim_d'])])
         nets, self.optimizers, self.precision = setup_training_multi(

@@ -35,16 +35,20 @@ class LPTNTestModel:
         opt (dict): Parsed test options.
         device (torch.device): Where it runs.
         net_g (nn.Module | None): Use this generator instead of building and loading one. Default: None.
+
+    Attributes:
+        load_warning (str | None): The warning line of a non-strict load that left keys out (log it).
     """
 
     def __init__(self, opt, device, net_g=None):
         self.opt, self.device = opt, device
+        self.load_warning = None              # strict_load_g false and keys that did not match: for the log
         if net_g is None:
             net_g = define_network(opt['network_g'])
             path = opt['path'].get('pretrain_network_g')
             if not path:
                 raise ValueError('path.pretrain_network_g: give the generator to test (a .pth file)')
-            load_generator_state(net_g, path, strict=opt['path']['strict_load_g'])
+            self.load_warning = load_generator_state(net_g, path, strict=opt['path']['strict_load_g'])
         self.net_g = net_g.to(device).eval()
 
     @torch.no_grad()

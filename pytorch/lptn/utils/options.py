@@ -23,7 +23,7 @@ import yaml
 
 from common.config import ConfigError, check_config, read_yaml_documents
 
-__all__ = ['ROOT', 'SCHEMAS', 'OPTIONAL', 'parse', 'apply_overrides', 'dict2str', 'LAUNCHERS']
+__all__ = ['ROOT', 'SCHEMAS', 'OPTIONAL', 'parse', 'apply_overrides', 'dict2str', 'check_run_outside_data', 'LAUNCHERS']
 
 ROOT = Path(__file__).resolve().parents[1]            # pytorch/lptn: experiments/ and results/ live here
 SCHEMAS = {'train': ROOT / 'options' / 'train' / 'LPTN' / 'train_FiveK.yml',
@@ -190,6 +190,25 @@ def parse(opt_path, kind='train', overrides=None, launcher='none', root=None):
         res = root / 'results' / opt['name']
         opt['path'].update(results_root=str(res), log=str(res), visualization=str(res / 'visualization'))
     return opt
+
+
+def check_run_outside_data(opt):
+    """Refuse a run folder (``path.experiments_root`` in training, ``path.results_root`` in testing, both
+    under ``--root``) that is or lies inside a ``dataroot_*`` folder: its strips would be read as data.
+
+    Raises:
+        ValueError: One line naming the run folder and the dataroot.
+    """
+    from data import resolve_root
+    from torchzoo.lifecycle import check_outside_data
+    key = 'experiments_root' if opt['is_train'] else 'results_root'
+    sources = []
+    for phase, ds in opt['datasets'].items():
+        for name in ('dataroot_lq', 'dataroot_gt'):
+            if ds.get(name):
+                flag = f'datasets.{phase}.{name}'
+                sources.append((resolve_root(ds[name], flag, ROOT), flag))
+    check_outside_data(opt['path'][key], f'path.{key} (under --root)', sources)
 
 
 def dict2str(opt, indent=1):

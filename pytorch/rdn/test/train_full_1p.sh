@@ -5,12 +5,14 @@
 #        [--batch_size=8] [--train_steps=N] [any train_npu.py flag, e.g. --test_path=/data/Set5 --resume=True]
 # Log: test/output/${ASCEND_DEVICE_ID}/train_${ASCEND_DEVICE_ID}.log; case files ${CaseName}.log and
 # ${CaseName}_loss.txt beside it (written by train_npu.py --modelzoo_dir with common.records).
-# train_full_8p.sh runs this script with RDN_LAUNCHER (torchrun and its options) and RDN_RANK_SIZE set.
+# train_full_8p.sh runs this script with RDN_LAUNCHER (torchrun's module and options) and RDN_RANK_SIZE set.
+# The interpreter: $PYTHON, else the repository's .venv, else python3 (tools/zoo_python.sh).
 
 # the folder of this script, whether it is acc or perf, and the network name (the model folder)
-cur_path=`echo $(cd $(dirname $0);pwd)`
-perf_flag=${RDN_PERF_CASE:-`echo $0 | grep performance | wc -l`}
-Network=`echo $(cd $(dirname $0);pwd) | awk -F"/" '{print $(NF-1)}'`
+cur_path=$(cd "$(dirname "$0")"; pwd)
+perf_flag=${RDN_PERF_CASE:-`echo "$0" | grep performance | wc -l`}
+Network=`echo "${cur_path}" | awk -F"/" '{print $(NF-1)}'`
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"
 
 export RANK_SIZE=${RDN_RANK_SIZE:-1}
 export RANK_ID=0
@@ -44,15 +46,15 @@ fi
 
 for para in "$@"; do
     if [[ $para == --data_path=* ]]; then
-        data_path=`echo ${para#*=}`
+        data_path=${para#*=}
     elif [[ $para == --output_path=* ]]; then
-        output_path=`echo ${para#*=}`
+        output_path=${para#*=}
     elif [[ $para == --train_steps=* ]]; then
-        train_steps=`echo ${para#*=}`
+        train_steps=${para#*=}
     elif [[ $para == --train_epochs=* ]]; then
-        train_epochs=`echo ${para#*=}`
+        train_epochs=${para#*=}
     elif [[ $para == --batch_size=* ]]; then
-        batch_size=`echo ${para#*=}`
+        batch_size=${para#*=}
     else
         extra_args+=("$para")
     fi
@@ -63,9 +65,9 @@ if [[ $data_path == "" ]]; then
     exit 1
 fi
 
-cd ${cur_path}/../
-rm -rf ./test/output/${ASCEND_DEVICE_ID}
-mkdir -p ./test/output/${ASCEND_DEVICE_ID}
+cd "${cur_path}/../"
+rm -rf "./test/output/${ASCEND_DEVICE_ID}"
+mkdir -p "./test/output/${ASCEND_DEVICE_ID}"
 if [[ $output_path == "" ]]; then
     output_path="./test/output/${ASCEND_DEVICE_ID}"
 fi
@@ -80,24 +82,26 @@ echo "### get your log here : ${print_log}"
 perf_args=()
 [ x"${perf_flag}" = x1 ] && perf_args=(--perf=True)
 steps_args=()
-[[ $train_steps != "" ]] && steps_args=(--max_steps=${train_steps})
+[[ $train_steps != "" ]] && steps_args=("--max_steps=${train_steps}")
 
 start_time=$(date +%s)
-${RDN_LAUNCHER:-python3} train_npu.py --datapath=${data_path} --nEpochs=${train_epochs} --batchSize=${batch_size} "${steps_args[@]}" \
-    --output_path=${output_path} --modelzoo_dir=./test/output/${ASCEND_DEVICE_ID} "${perf_args[@]}" \
-    "${extra_args[@]}" 1>${print_log} 2>&1
+launcher=("${PYTHON}")
+[[ -n ${RDN_LAUNCHER} ]] && launcher+=(${RDN_LAUNCHER})    # e.g. -m torch.distributed.run --nproc_per_node=2 ...
+"${launcher[@]}" train_npu.py "--datapath=${data_path}" "--nEpochs=${train_epochs}" "--batchSize=${batch_size}" "${steps_args[@]}" \
+    "--output_path=${output_path}" "--modelzoo_dir=./test/output/${ASCEND_DEVICE_ID}" "${perf_args[@]}" \
+    "${extra_args[@]}" 1>"${print_log}" 2>&1
 status=$?
 end_time=$(date +%s)
 if [ ${status} -ne 0 ]; then
     # bad input is one 'error: ...' line (the same from every rank); else show the end of the log
-    message=`grep -m1 '^error: ' ${print_log}`
+    message=`grep -m1 '^error: ' "${print_log}"`
     echo "[Error] training failed (exit ${status}), $(( end_time - start_time )) s; ${message:-the end of ${print_log}:}"
-    [[ $message == "" ]] && tail -n 3 ${print_log}
+    [[ $message == "" ]] && tail -n 3 "${print_log}"
     exit ${status}
 fi
 
 # whether this run used the Ascend NPU (the CANN runtime prints this line)
-use_npu_flag=`grep "The model has been compiled on the Ascend AI processor" ${print_log} | wc -l`
+use_npu_flag=`grep "The model has been compiled on the Ascend AI processor" "${print_log}" | wc -l`
 if [ x"${use_npu_flag}" == x0 ]; then
     echo "------------------ ERROR NOTICE START ------------------"
     echo "ERROR, your task haven't used Ascend NPU, please check your npu Migration."
@@ -109,4 +113,4 @@ else
 fi
 
 # the Final result block train_npu.py printed (FPS, sec/step, E2E, accuracy)
-sed -n '/^------------------ Final result ------------------$/,$p' ${print_log}
+sed -n '/^------------------ Final result ------------------$/,$p' "${print_log}"

@@ -11,7 +11,8 @@
 # --master_port, and --node_rank=0..nnodes-1. Log: test/output/${ASCEND_DEVICE_ID}/train_${ASCEND_DEVICE_ID}.log
 # (rank 0 prints; every rank prints its error line); case files ${CaseName}.log (RankSize = all ranks).
 
-cur_path=`echo $(cd $(dirname $0);pwd)`
+cur_path=$(cd "$(dirname "$0")"; pwd)
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../tools/zoo_python.sh"
 
 device_num=""
 nnodes=1
@@ -36,15 +37,15 @@ fi
 
 for para in "$@"; do
     if [[ $para == --device_num=* ]]; then
-        device_num=`echo ${para#*=}`
+        device_num=${para#*=}
     elif [[ $para == --nnodes=* ]]; then
-        nnodes=`echo ${para#*=}`
+        nnodes=${para#*=}
     elif [[ $para == --node_rank=* ]]; then
-        node_rank=`echo ${para#*=}`
+        node_rank=${para#*=}
     elif [[ $para == --master_addr=* ]]; then
-        master_addr=`echo ${para#*=}`
+        master_addr=${para#*=}
     elif [[ $para == --master_port=* ]]; then
-        master_port=`echo ${para#*=}`
+        master_port=${para#*=}
     else
         rest+=("$para")
     fi
@@ -66,10 +67,10 @@ fi
 
 # torchrun fails with a traceback when node 0 cannot listen on the rendezvous port: say it in one line
 if [[ $node_rank == 0 ]]; then
-    python3 -m torchzoo.dist --master_addr=${master_addr} --master_port=${master_port} || exit 1
+    "${PYTHON}" -m torchzoo.dist "--master_addr=${master_addr}" "--master_port=${master_port}" || exit 1
 fi
 
 echo "### $(( device_num * nnodes )) processes, ${device_num} on this node (node ${node_rank} of ${nnodes})"
 RDN_RANK_SIZE=$(( device_num * nnodes )) \
-RDN_LAUNCHER="python3 -m torch.distributed.run --nnodes=${nnodes} --node_rank=${node_rank} --nproc_per_node=${device_num} --master_addr=${master_addr} --master_port=${master_port}" \
+RDN_LAUNCHER="-m torch.distributed.run --nnodes=${nnodes} --node_rank=${node_rank} --nproc_per_node=${device_num} --master_addr=${master_addr} --master_port=${master_port}" \
     exec bash "${cur_path}/train_full_1p.sh" "${rest[@]}"

@@ -50,32 +50,32 @@ fi
 
 for para in "$@"; do
     if [[ $para == --precision_mode* ]]; then
-        precision_mode=$(echo ${para#*=})
+        precision_mode=${para#*=}
     elif [[ $para == --over_dump* ]]; then
-        over_dump=$(echo ${para#*=})
+        over_dump=${para#*=}
         mkdir -p "${cur_path}/output/overflow_dump"
     elif [[ $para == --data_dump_flag* ]]; then
-        data_dump_flag=$(echo ${para#*=})
+        data_dump_flag=${para#*=}
         mkdir -p "${cur_path}/output/data_dump"
     elif [[ $para == --data_dump_step* ]]; then
-        data_dump_step=$(echo ${para#*=})
+        data_dump_step=${para#*=}
     elif [[ $para == --profiling* ]]; then
-        profiling=$(echo ${para#*=})
+        profiling=${para#*=}
         mkdir -p "${cur_path}/output/profiling"
     elif [[ $para == --data_path* ]]; then
-        data_path=$(echo ${para#*=})
+        data_path=${para#*=}
     elif [[ $para == --max_step* ]]; then
-        train_steps=$(echo ${para#*=})
+        train_steps=${para#*=}
     elif [[ $para == --learning_rate* ]]; then
-        learning_rate=$(echo ${para#*=})
+        learning_rate=${para#*=}
     elif [[ $para == --batch* ]]; then
-        batch_size=$(echo ${para#*=})
+        batch_size=${para#*=}
     elif [[ $para == --modeldir* ]]; then
-        modeldir=$(echo ${para#*=})
+        modeldir=${para#*=}
     elif [[ $para == --save_interval* ]]; then
-        save_interval=$(echo ${para#*=})
+        save_interval=${para#*=}
     elif [[ $para == --loss_scale* ]]; then
-        loss_scale=$(echo ${para#*=})
+        loss_scale=${para#*=}
     else
         extra_args+=("${para}")
     fi
@@ -97,10 +97,10 @@ for ((RANK_ID=$RANK_ID_START; RANK_ID<$((RANK_SIZE+RANK_ID_START)); RANK_ID++));
     export RANK_ID=$RANK_ID
     rm -rf "${out_dir}"
     mkdir -p "${out_dir}/ckpt"
-    ${PYTHON} -u main.py --train_GT_path "${data_path}/DIV2K_train_HR" \
-        --train_LR_path "${data_path}/DIV2K_train_LR_bicubic/X2" --max_step ${train_steps} --scale 2 --log_freq 1 \
-        --batch_size ${batch_size} --learning_rate ${learning_rate} --precision_mode ${precision_mode} \
-        --model_path "${modeldir:-${out_dir}/ckpt}" --model_save_freq ${save_interval:-${train_steps}} \
+    "${PYTHON}" -u main.py --train_GT_path "${data_path}/DIV2K_train_HR" \
+        --train_LR_path "${data_path}/DIV2K_train_LR_bicubic/X2" --max_step "${train_steps}" --scale 2 --log_freq 1 \
+        --batch_size "${batch_size}" --learning_rate "${learning_rate}" --precision_mode "${precision_mode}" \
+        --model_path "${modeldir:-${out_dir}/ckpt}" --model_save_freq "${save_interval:-${train_steps}}" \
         --log_dir "${out_dir}/logs" "${extra_args[@]}" > "${log_file}" 2>&1
     status=$?
     if [ ${status} -ne 0 ]; then

@@ -52,6 +52,8 @@ def main(argv=None):
     p.add_argument('--overwrite', type=str2bool, nargs='?', const=True, default=False, help='rebuild existing LMDBs')
     p.add_argument('--compress_level', type=int, default=1, help='PNG compression 0..9')
     args = p.parse_args(argv)
+    if not 0 <= args.compress_level <= 9:                     # the flags before the folders
+        raise ValueError(f'--compress_level={args.compress_level}: PNG compression is 0..9')
     create_lmdbs(args.root, args.overwrite, args.compress_level)
 
 
