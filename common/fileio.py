@@ -20,7 +20,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ['atomic_write_bytes', 'building_dir', 'check_disjoint', 'remove_dead_builds', 'remove_dead_temps',
+__all__ = ['atomic_write_bytes', 'building_dir', 'check_disjoint', 'check_outside_checkpoint', 'remove_dead_builds', 'remove_dead_temps',
            'fsync_file', 'fsync_dir', 'fsync_tree']
 
 _AT_FDCWD = -100          # <fcntl.h>: paths relative to the current directory
@@ -221,6 +221,28 @@ def check_disjoint(output, source, output_flag, source_flag):
         return
     raise ValueError(f'{output_flag}={output} {relation} {source_flag}={source}; '
                      f'choose an output outside the source')
+
+
+def check_outside_checkpoint(output, checkpoint, output_flag, checkpoint_flag):
+    """Refuse an output that is or lies inside the folder of a checkpoint given as a folder or a prefix.
+
+    A TensorFlow checkpoint is named by a folder (its newest checkpoint) or a prefix such as
+    ``model_dir/RCAN_X2-1000``; its folder is the path itself or the prefix's parent. The one
+    exception is a checkpoint folder that is the working folder or holds it: the references' default
+    ``--pre_trained_model ./`` runs inside the checkpoint folder, with results in a subfolder of it.
+
+    Raises:
+        ValueError: One line naming both flags and paths.
+    """
+    ckpt = Path(checkpoint).resolve()
+    folder = ckpt if ckpt.is_dir() else ckpt.parent
+    cwd = Path.cwd().resolve()
+    if folder == cwd or folder in cwd.parents:
+        return
+    out = Path(output).resolve()
+    if out == folder or folder in out.parents:
+        raise ValueError(f'{output_flag}={output} lies in the checkpoint folder of {checkpoint_flag}={checkpoint}; '
+                         f'choose an output outside it')
 
 
 _RENAMEAT2 = []    # [function or None], looked up once

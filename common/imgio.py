@@ -76,7 +76,7 @@ def decode_image(data, name, flag='color', alpha='drop', bits=None):
     """
     _check_options(flag, alpha, bits)
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    img = _quiet_decode(buf) if buf.size else None
     if img is None:
         raise ImageError(f'{name}: cannot decode image (corrupt, truncated or unsupported format)')
     img = _select_channels(img, name, flag, alpha)
@@ -85,6 +85,24 @@ def decode_image(data, name, flag='color', alpha='drop', bits=None):
             raise ImageError(f'{name}: {img.dtype} pixels cannot be read with bits=8, expected uint8 or uint16')
         img = to_uint8(img)
     return img
+
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def _quiet_decode(buf):
+    """cv2.imdecode without OpenCV's own log lines on stderr, so that the caller's ImageError is the one
+    line the user sees. A PNG without its IEND chunk (truncated) is not handed to libpng at all:
+    libpng writes its own complaint to stderr, outside OpenCV's logging."""
+    if buf[:8].tobytes() == _PNG_SIGNATURE and buf[-64:].tobytes().rfind(b'IEND') < 0:
+        return None
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    finally:
+        logging.setLogLevel(level)
 
 
 def _select_channels(img, name, flag, alpha):

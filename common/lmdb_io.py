@@ -45,7 +45,7 @@ def make_lmdb(img_paths, keys, lmdb_path, compress_level=1, map_size=None, overw
     """Store images as PNG bytes in a new LMDB folder, with a BasicSR ``meta_info.txt``.
 
     Images are read unchanged (gray stays 1 channel, 16-bit stays 16-bit) and re-encoded as PNG.
-    The database is built with :func:`common.imgio.building_dir`: in a hidden temporary folder next to
+    The database is built with :func:`common.fileio.building_dir`: in a hidden temporary folder next to
     ``lmdb_path`` (leftovers of killed builds are removed first), synced (``env.sync(True)``, then every
     file fsync'd) and renamed when complete, so an interrupted or killed run leaves nothing under the
     final name. An overwrite swaps the new folder in (the old one stays complete until then) and

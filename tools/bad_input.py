@@ -386,8 +386,10 @@ def snapshot(root):
 # ----------------------------------------------------------------------------------------------------
 # Running and classifying
 
-def _cwd_of(entry):
-    return str(REPO_ROOT / 'pytorch' / 'lptn') if entry['model'] == 'lptn' else str(REPO_ROOT)
+def _cwd_of(entry, case):
+    """LPTN's options name paths from its folder; every other command runs in the case's own output
+    folder, so that what it writes beside itself (RCAN's result file) is seen, never left in the repo."""
+    return str(REPO_ROOT / 'pytorch' / 'lptn') if entry['model'] == 'lptn' else case['out']
 
 
 def _command(entry, argv):
@@ -396,7 +398,7 @@ def _command(entry, argv):
     return [sys.executable, str(REPO_ROOT / entry['script']), *argv]
 
 
-def _child(entry, argv, out_file, err_file):
+def _child(entry, case, out_file, err_file):
     """In a forked child: become ``python script argv`` and exit with its status."""
     fd_out, fd_err = os.open(out_file, os.O_WRONLY | os.O_CREAT), os.open(err_file, os.O_WRONLY | os.O_CREAT)
     os.dup2(fd_out, 1)
@@ -405,7 +407,8 @@ def _child(entry, argv, out_file, err_file):
     sys.stderr = open(2, 'w', buffering=1, closefd=False)
     code = 1
     try:
-        os.chdir(_cwd_of(entry))
+        argv = case['argv']
+        os.chdir(_cwd_of(entry, case))
         if entry['module']:
             sys.argv = [entry['script'], *argv]
             sys.path[0] = os.getcwd()
@@ -444,7 +447,7 @@ def run_case(case, entry, ws, fresh, timeout):
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     if fresh:
         try:
-            done = subprocess.run(_command(entry, case['argv']), cwd=_cwd_of(entry), env=env, capture_output=True,
+            done = subprocess.run(_command(entry, case['argv']), cwd=_cwd_of(entry, case), env=env, capture_output=True,
                                   text=True, timeout=timeout)
             code, out, err = done.returncode, done.stdout, done.stderr
         except subprocess.TimeoutExpired as exc:
@@ -452,7 +455,7 @@ def run_case(case, entry, ws, fresh, timeout):
         return code, out, err, time.time() - start
     pid = os.fork()
     if pid == 0:
-        _child(entry, case['argv'], out_file, err_file)
+        _child(entry, case, out_file, err_file)
     code = 'timeout'
     while time.time() - start < timeout:
         done, status = os.waitpid(pid, os.WNOHANG)

@@ -42,7 +42,7 @@ def load_mindir(path):
 def infer(cell, prep_dir, out_dir, marker):
     """Run `cell` on every input that preprocess.py listed in its marker; returns (count, mean ms per input).
 
-    `out_dir` (checked by the caller) is built whole (common.imgio.building_dir) and swapped into
+    `out_dir` (checked by the caller) is built whole (common.fileio.building_dir) and swapped into
     place when complete, with infer.json (the preprocess run it belongs to, the outputs) written
     last; a failed run leaves the earlier outputs, which postprocess.py then refuses as belonging to
     another preprocess run.

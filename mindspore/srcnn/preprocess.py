@@ -10,7 +10,7 @@ postprocess.py needs is kept in <output_path>/meta/: <name>.json (HR path, sizes
 end measures super-resolution.
 
 The output folder is built whole in a hidden folder next to it and swapped into place when complete
-(common.imgio.building_dir), with <output_path>/preprocess.json written last: a failed run leaves
+(common.fileio.building_dir), with <output_path>/preprocess.json written last: a failed run leaves
 nothing half-built, and a re-run replaces only an earlier output of this tool (a folder holding
 preprocess.json), so no stale input of an earlier run survives. Images are read as 8 bits.
 

@@ -26,7 +26,9 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     flags.check_model_args(args)
+    from common.fileio import check_outside_checkpoint
     from tfzoo.freeze import check_output_file, freeze_graph
+    check_outside_checkpoint(args.output, args.restore_path, '--output', '--restore_path')
     out = check_output_file(args.output, '--output', args.overwrite)
     from inference import Upscaler
     from models.bsrn import OUTPUT_NAME

@@ -33,10 +33,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     flags.check_model_args(args)
     from common.imgio import write_image
-    from common.fileio import building_dir, check_disjoint
+    from common.fileio import building_dir, check_disjoint, check_outside_checkpoint
     from dataloaders.base_loader import images_in, read_rgb
     files = images_in(args.input_path, '--input_path')
     check_disjoint(args.output_path, args.input_path, '--output_path', '--input_path')
+    check_outside_checkpoint(args.output_path, args.restore_path, '--output_path', '--restore_path')
     images = [(f.stem, read_rgb(f)) for f in files]             # all decoded before any output
     import validate_bsrn
     args.restore_path = validate_bsrn.checkpoint_arg(args)

@@ -57,8 +57,9 @@ def main(argv=None):
     loader = importlib.import_module(f'dataloaders.{args.dataloader}')
     data = loader.create_loader(args.data_input_path, args.data_truth_path, args.scale_list)   # checks every pair
     if args.save_path:
-        from common.fileio import check_disjoint
+        from common.fileio import check_disjoint, check_outside_checkpoint
         check_disjoint(args.save_path, args.data_input_path, '--save_path', '--data_input_path')
+        check_outside_checkpoint(args.save_path, args.restore_path, '--save_path', '--restore_path')
     args.restore_path = checkpoint_arg(args)
     import evaluation
     return evaluation.validate(args, data)

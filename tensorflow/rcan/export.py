@@ -67,7 +67,9 @@ def main(argv=None):
     args.mode = 'export'
     check_args(args)
     parse_shape(args.input_shape)
+    from common.fileio import check_outside_checkpoint
     from tfzoo.freeze import check_output_file
+    check_outside_checkpoint(output_path(args), args.pre_trained_model, '--output_file', '--pre_trained_model')
     check_output_file(output_path(args), '--output_file', args.overwrite)     # before TensorFlow loads
     return export(args)
 

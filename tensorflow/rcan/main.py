@@ -119,10 +119,11 @@ def check_args(args):
         from util import chop_layout
         chop_layout(args.chop_size, args.chop_shave)
     if args.mode == 'test_only' or (args.mode == 'test' and args.save_test_result):
-        from common.fileio import check_disjoint
+        from common.fileio import check_disjoint, check_outside_checkpoint
         if Path(args.result_path).exists() and not Path(args.result_path).is_dir():
             raise ValueError(f'--result_path={args.result_path}: is a file, expected a folder')
         check_disjoint(args.result_path, args.test_LR_path, '--result_path', '--test_LR_path')
+        check_outside_checkpoint(args.result_path, args.pre_trained_model, '--result_path', '--pre_trained_model')
     if args.mode == 'train':
         from common.fileio import check_disjoint
         sources = [('--train_GT_path', args.train_GT_path), ('--train_LR_path', args.train_LR_path)]

@@ -86,12 +86,13 @@ def test_missing_empty_and_corrupt_files_name_the_file(tmp_path):
 
 
 @pytest.mark.parametrize('ext', ['.png', '.jpg', '.bmp'])
-def test_truncated_files_are_errors(tmp_path, ext):
+def test_truncated_files_are_errors(tmp_path, ext, capfd):
     write_image(tmp_path / f'full{ext}', _bgr(64, 64))
     data = (tmp_path / f'full{ext}').read_bytes()
     (tmp_path / f'cut{ext}').write_bytes(data[:len(data) * 2 // 3])
     with pytest.raises(ImageError, match=rf'cut\{ext}: cannot decode'):
         read_image(tmp_path / f'cut{ext}')
+    assert capfd.readouterr().err == ''                  # OpenCV's own warning would be a second line
 
 
 def test_bad_options():
@@ -366,3 +367,19 @@ def test_check_disjoint(tmp_path):
                           (tmp_path / 'link' / 'mr', 'lies inside'), (src / '..' / 'data', 'is')):
         with pytest.raises(ValueError, match=rf'^--output_folder={out} {relation} --src_folder={src}; '):
             check_disjoint(out, src, '--output_folder', '--src_folder')
+
+
+def test_check_outside_checkpoint(tmp_path, monkeypatch):
+    from common.fileio import check_outside_checkpoint
+    ckpt = tmp_path / 'model_dir'
+    ckpt.mkdir()
+    (ckpt / 'RCAN-10.index').write_bytes(b'x')
+    monkeypatch.chdir(tmp_path)
+    for given in (ckpt, ckpt / 'RCAN-10'):                          # a folder or a prefix in it
+        check_outside_checkpoint(tmp_path / 'result', given, '--result_path', '--pre_trained_model')
+        for out in (ckpt, ckpt / 'result', ckpt / 'rcan.pb'):
+            with pytest.raises(ValueError, match=rf'^--result_path={out} lies in the checkpoint folder of '
+                                                 rf'--pre_trained_model={given}; '):
+                check_outside_checkpoint(out, given, '--result_path', '--pre_trained_model')
+    monkeypatch.chdir(ckpt)                                         # the references' default: ./ and result/
+    check_outside_checkpoint('result', './', '--result_path', '--pre_trained_model')

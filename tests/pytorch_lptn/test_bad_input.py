@@ -156,3 +156,17 @@ def test_abbreviated_flags_are_refused_on_every_parser(lptn, capsys):
 def test_create_lmdb_checks_its_flags_before_its_folders(lptn, tmp_path, capsys):
     line = _refused(lptn, capsys, lptn.create_lmdb.main, ['--root', str(tmp_path / 'none'), '--compress_level=-3'])
     assert line == 'error: --compress_level=-3: PNG compression is 0..9' and list(tmp_path.iterdir()) == []
+
+
+def test_an_image_that_fails_mid_set_leaves_no_partial_strips(lptn, tiny_fivek, numhigh3, tmp_path, capsys):
+    lq, gt = tmp_path / 'A', tmp_path / 'B'
+    shutil.copytree(tiny_fivek.root / 'FiveK_480p' / 'test' / 'A', lq)
+    shutil.copytree(tiny_fivek.root / 'FiveK_480p' / 'test' / 'B', gt)
+    broken = sorted(lq.iterdir())[-1]                       # the first image checks fine, the last is cut
+    broken.write_bytes(broken.read_bytes()[:200])
+    out = tmp_path / 'out'
+    line = _refused(lptn, capsys, lptn.test.main, ['-opt', str(TEST_YML), '--root', str(out), '--force_yml',
+                                                   *_test_overrides(tiny_fivek, numhigh3, 'disk', lq, gt)])
+    assert line.startswith('error: ') and broken.name in line, line
+    strips = [p for p in out.rglob('*.png')]
+    assert strips == [], strips                             # the good first image's strip is not left alone

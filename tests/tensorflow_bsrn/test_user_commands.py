@@ -85,3 +85,13 @@ def test_export_keeps_an_earlier_file_without_overwrite(bsrn, readme_run, tmp_pa
     blocked.write_bytes(b'')
     fails(bsrn.export.main, [f'--restore_path={readme_run}', f'--output={blocked / "bsrn.pb"}', *MODEL_ARGS],
            f'--output={blocked / "bsrn.pb"}: cannot create it, {blocked} is a file')
+
+
+def test_outputs_inside_the_checkpoint_folder_are_refused(bsrn, readme_run, tiny_data, fails):
+    before = sorted(p.name for p in readme_run.iterdir())
+    fails(bsrn.test_bsrn.main, [f'--restore_path={readme_run}', '--scales=4', f'--output_path={readme_run / "SR"}',
+                                 f'--input_path={tiny_data / "val" / "LR" / "x4"}', *MODEL_ARGS],
+          f'--output_path={readme_run / "SR"} lies in the checkpoint folder of --restore_path={readme_run}')
+    fails(bsrn.export.main, [f'--restore_path={readme_run}', f'--output={readme_run / "bsrn.pb"}', *MODEL_ARGS],
+          f'--output={readme_run / "bsrn.pb"} lies in the checkpoint folder')
+    assert sorted(p.name for p in readme_run.iterdir()) == before

@@ -76,6 +76,22 @@ def test_test_only_keeps_earlier_outputs_without_overwrite(rcan, trained, tiny_d
     assert cv2.imread(str(earlier)).shape == (48, 60, 3)
 
 
+def test_outputs_inside_the_checkpoint_folder_are_refused(rcan, trained, tiny_data, tmp_path, capsys, monkeypatch):
+    out, _, _ = trained
+    monkeypatch.chdir(tmp_path)                                    # --mode test writes its result file here
+    model = out / 'model'
+    before = sorted(p.name for p in model.iterdir())
+    lr = tiny_data / 'test_LR_bicubic' / 'X2'
+    for argv in (['--mode=test_only', f'--result_path={model}', f'--test_LR_path={lr}'],
+                 ['--mode=test', '--save_test_result=True', f'--result_path={model / "sr"}', f'--test_LR_path={lr}',
+                  f'--test_GT_path={tiny_data / "test_HR"}']):
+        _fails(rcan.main.main, [f'--pre_trained_model={model}', *argv, *NET], capsys,
+               f'lies in the checkpoint folder of --pre_trained_model={model}')
+    _fails(rcan.export.main, [f'--pre_trained_model={model}', f'--output_file={model / "rcan.pb"}', *NET], capsys,
+           f'--output_file={model / "rcan.pb"} lies in the checkpoint folder')
+    assert sorted(p.name for p in model.iterdir()) == before
+
+
 def test_export_refuses_to_replace_and_names_the_users_path(rcan, trained, tmp_path, capsys):
     out, _, _ = trained
     pb = tmp_path / 'rcan.pb'

@@ -24,6 +24,9 @@ SCRIPT = textwrap.dedent('''
             return 1 / 0
         if mode == 'write-inputs':
             (Path(data) / 'x.png').write_bytes(b'replaced')
+        if mode == 'write-beside':
+            Path('result.txt').write_text('written in the working folder')
+            raise ValueError('--input: refused after writing beside itself')
         return 0
 
     sys.exit(run_cli(main, sys.argv[1:]))
@@ -49,11 +52,12 @@ def workspace(tmp_path):
     ('write-inputs', 'error', 'input-touching'),
     ('refuse-after-writing', 'error', 'other'),
     ('two-lines', 'error', 'other'),
+    ('write-beside', 'error', 'other'),         # runs in the case's folder: what it writes there is seen
 ])
 def test_each_class_is_recognised(workspace, mode, expect, cls):
     ws, entry = workspace
     case = {'entry': 'stand-in', 'label': mode, 'argv': [mode, str(ws / 'data'), str(ws / 'out' / 'o')],
-            'expect': expect, 'names': ['input']}
+            'expect': expect, 'names': ['input'], 'out': str(ws / 'out' / 'case')}
     record = bad_input.run_and_classify(case, entry, ws, timeout=60)
     assert record['cls'] == cls, record
 
@@ -61,7 +65,7 @@ def test_each_class_is_recognised(workspace, mode, expect, cls):
 def test_an_error_naming_something_else_is_not_clean(workspace):
     ws, entry = workspace
     case = {'entry': 'stand-in', 'label': 'refuse', 'argv': ['refuse', str(ws / 'data'), str(ws / 'out')],
-            'expect': 'error', 'names': ['--output']}
+            'expect': 'error', 'names': ['--output'], 'out': str(ws / 'out' / 'case')}
     record = bad_input.run_and_classify(case, entry, ws, timeout=60)
     assert record['cls'] == 'other' and record['reason'].startswith("names none of ['--output']")
 

@@ -107,7 +107,7 @@ def build_mindrecord(src_folder, output_folder, scale=2, patch_size=33, stride=9
     """Write the sharded mindrecord; returns the number of patches.
 
     The dataset is built in a hidden `.<name>.building-<pid>-<hex>` folder next to output_folder
-    (common.imgio.building_dir) and swapped into place when complete, with meta.json written last as
+    (common.fileio.building_dir) and swapped into place when complete, with meta.json written last as
     the mark of a complete dataset of this tool: a killed run leaves nothing at output_folder (or the
     complete old dataset), and the next run removes the dead building folder.
 

@@ -212,7 +212,7 @@ def _is_empty_dir(path):
 
 @contextlib.contextmanager
 def building_output(out, marker, overwrite=True):
-    """common.imgio.building_dir for a folder checked by :func:`replaceable_dir`.
+    """common.fileio.building_dir for a folder checked by :func:`replaceable_dir`.
 
     An existing empty folder there is removed first (nothing to lose); otherwise the folder is built
     hidden next to `out` and swapped into place when the body returns, the marker written last by

@@ -5,11 +5,13 @@ Validation (the reference's ``nondist_validation``): each image of a paired set 
 ``crop_border`` and ``test_y_channel`` (RGB and crop 4 in training, crop 0 in test.py, as the
 reference), the protocol printed beside the numbers; ``input | result | target`` strips saved.
 """
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from common.fileio import building_dir
 from common.imgio import write_image
 from common.inference import tiled_predict
 from common.metrics import evaluate_pairs, protocol
@@ -90,22 +92,22 @@ def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_l
     logger = get_root_logger()
     crop, y_channel, proto = metric_protocol(opt)
     dataset_name = loader.dataset.opt['name']
-    pairs, strips = [], []
-    for data in loader:
-        name = Path(data['lq_path'][0]).stem
-        lq_img = tensor2img(data['lq'][0])
-        if hasattr(model, 'predict_image'):
-            result = model.predict_image(lq_img, tile=tile, tile_overlap=tile_overlap)
-        else:
-            result = tensor2img(model.test(data['lq']))
-        gt_img = tensor2img(data['gt'][0])
-        pairs.append((name, result, gt_img))
-        if save_img:
-            if current_iter is not None:
-                path = Path(out_dir) / str(current_iter) / f'{name}_{current_iter}.png'
+    pairs = []
+    target = Path(out_dir) / (dataset_name if current_iter is None else str(current_iter))
+    with contextlib.ExitStack() as stack:               # the strips appear together or not at all
+        folder = stack.enter_context(building_dir(target, overwrite=True)) if save_img else None
+        for data in loader:
+            name = Path(data['lq_path'][0]).stem
+            lq_img = tensor2img(data['lq'][0])
+            if hasattr(model, 'predict_image'):
+                result = model.predict_image(lq_img, tile=tile, tile_overlap=tile_overlap)
             else:
-                path = Path(out_dir) / dataset_name / f"{name}_{suffix or opt['name']}.png"
-            write_image(path, np.hstack((lq_img, result, gt_img)))
+                result = tensor2img(model.test(data['lq']))
+            gt_img = tensor2img(data['gt'][0])
+            pairs.append((name, result, gt_img))
+            if save_img:
+                tail = f"{suffix or opt['name']}" if current_iter is None else str(current_iter)
+                write_image(folder / f'{name}_{tail}.png', np.hstack((lq_img, result, gt_img)))
     rows = evaluate_pairs(pairs, crop_border=crop, test_y_channel=y_channel)
     psnr, ssim = float(np.mean([r['psnr'] for r in rows])), float(np.mean([r['ssim'] for r in rows]))
     logger.info(f'Validation {dataset_name} [{proto["label"]}]\n\t # psnr: {psnr:.4f}\n\t # ssim: {ssim:.4f}')
