@@ -432,14 +432,15 @@ class Bench:
         """
         e2e = time.time() - self.started
         self.record['train']['e2e_sec'] = e2e
-        records.save_record(self.record, self.out)
-        print('\n' + summary_text(self.record))
-        baseline = self.record.get('baseline', 'bicubic')
+        self.record['goals'] = []
         for (dataset, scale, method), (ours, base) in self.means.items():
             goal = (goals or {}).get((dataset, scale, method), 0.0)
-            met = ours - base >= goal if goal else ours > base
-            want = f'>= {baseline} + {goal:.1f} dB' if goal else f'> {baseline}'
-            print(f"goal {dataset} x{scale}: {method} {want}: {'met' if met else 'NOT met'} ({ours - base:+.2f} dB)")
+            self.record['goals'].append({'dataset': dataset, 'scale': scale, 'method': method, 'min_gain_db': goal,
+                                         'gain_db': ours - base, 'met': ours - base >= goal if goal else ours > base})
+        records.save_record(self.record, self.out)
+        print('\n' + summary_text(self.record))
+        for line in records.goal_lines(self.record):
+            print(line)
         if accuracy is None and self.means:
             first = next(iter(self.means))[0]
             accuracy = [ours for (dataset, _, _), (ours, _) in self.means.items() if dataset == first][-1]

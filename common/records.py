@@ -289,10 +289,25 @@ def render_results_table(records):
                 f"{'+' + _fmt(gain, 2) if gain is not None and gain >= 0 else _fmt(gain, 2)} | "
                 f"{ev['protocol']['label']} |")
         notes.append(_provenance(rec))
+        if rec.get('goals'):
+            met = sum(g['met'] for g in rec['goals'])
+            notes.append(f"- Goals of the bench ({met} of {len(rec['goals'])} met): "
+                         + '; '.join(line[len('goal '):] for line in goal_lines(rec)) + '.')
         if rec.get('train') or any(k in (rec.get('speed') or {}) for k in SPEED_KEYS):
             extra.append(_render_extra(speed_table(rec)))
         extra.extend(_render_extra(table) for table in rec.get('tables', []))
     return '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n' + ''.join('\n' + t for t in extra)
+
+
+def goal_lines(rec):
+    """One line per goal a bench record carries: 'goal Set5 x2: rcan >= bicubic + 2.3 dB: met (+2.41 dB)'."""
+    baseline = rec.get('baseline', 'bicubic')
+    out = []
+    for g in rec.get('goals', []):
+        want = f">= {baseline} + {g['min_gain_db']:.1f} dB" if g['min_gain_db'] else f'> {baseline}'
+        out.append(f"goal {g['dataset']} x{g['scale']}: {g['method']} {want}: "
+                   f"{'met' if g['met'] else 'NOT met'} ({g['gain_db']:+.2f} dB)")
+    return out
 
 
 def _render_extra(table):

@@ -159,6 +159,10 @@ def test_a_bench_scores_model_and_bicubic_on_the_same_lr_and_writes_record_crops
     saved = json.loads((tmp_path / 'r.json').read_text())
     assert saved['speed']['train_efficiency'] == 0.5 and saved['speed']['infer_ms_per_image'] > 0
     assert saved['hardware']['omp_wait_policy'] == 'PASSIVE' and saved['train']['e2e_sec'] > 0
+    assert [(g['dataset'], g['scale'], g['min_gain_db'], g['met']) for g in saved['goals']] == [
+        ('SampleTest', 2, 1.0, False), ('SampleTest', 4, 0.0, False)]           # the README renders them
+    from common.records import render_record
+    assert '- Goals of the bench (0 of 2 met): SampleTest x2: toy >= bicubic + 1.0 dB: NOT met (' in render_record(saved)
     assert (bench.work / 'TOY_bs4_1p_acc.log').is_file()
     accuracy = saved['evaluations'][2]['mean']['psnr']
     assert f'TrainAccuracy = {accuracy:.4f}' in (bench.work / 'TOY_bs4_1p_acc.log').read_text()
