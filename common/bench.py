@@ -348,7 +348,7 @@ class Bench:
             self.record['baseline'] = baseline
         return self.record
 
-    def evaluate(self, label, predict, scales, crop=64):
+    def evaluate(self, label, predict, scales, crop=64, method=None):
         """Score ``predict`` and bicubic on every benchmark set at every scale, into the record.
 
         Args:
@@ -356,13 +356,18 @@ class Bench:
             predict (callable): ``predict(lr, scale)``: BGR uint8 LR -> BGR uint8 SR image.
             scales (tuple[int]): The scales to score.
             crop (int): Side of the comparison crops (HR pixels). Default: 64.
+            method (str | None): The record's method name (e.g. a second seed's); it gets no crops and
+                bicubic is not scored again. Default: None (the bench's name).
         """
         for set_name, root in benchmark_sets():
             for scale in scales:
                 images = list(load_set5_layout(root, scale))
                 srs = [predict(lr, scale) for _, lr, _ in images]
-                ups = [imresize(lr, scale) for _, lr, _ in images]
                 ours = evaluate_pairs([(n, sr, hr) for (n, _, hr), sr in zip(images, srs)], scale)
+                if method is not None:
+                    self.add_scores(set_name, scale, protocol(scale), label, ours, method=method)
+                    continue
+                ups = [imresize(lr, scale) for _, lr, _ in images]
                 base = evaluate_pairs([(n, up, hr) for (n, _, hr), up in zip(images, ups)], scale)
                 self.add_scores(set_name, scale, protocol(scale), label, ours, base)
                 for (name, _, hr), sr, up, o, b in zip(images, srs, ups, ours, base):

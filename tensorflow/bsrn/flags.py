@@ -43,6 +43,10 @@ def add_model_flags(p):
     g.add_argument('--bsrn_recursion_frequency', type=int_flag, default=1,
                    help="'r': recursions between two intermediate outputs. Default: 1")
     g.add_argument('--bsrn_rgb_mean', default='127.5,127.5,127.5', help='Default: 127.5,127.5,127.5')
+    g.add_argument('--bsrn_bicubic_skip', type=str2bool, default=False,
+                   help='not in the reference (the bench preset uses it): add the bicubic upscale of the input '
+                        'to every output, so the network learns the residual. Saved in the checkpoint '
+                        '(generator/bicubic_skip), which inference follows. Default: False')
     g.add_argument('--bsrn_intermediate_outputs', type=str2bool, default=False,
                    help='accepted for the reference; inference always ensembles the intermediate outputs. '
                         'Default: False')
@@ -97,7 +101,7 @@ def model_from_args(args):
     """The BSRN of the parsed flags."""
     from models.bsrn import BSRN
     return BSRN(args.model_scale_list, args.bsrn_conv_features, args.bsrn_state_features, args.bsrn_recursions,
-                args.bsrn_recursion_frequency, args.rgb_mean)
+                args.bsrn_recursion_frequency, args.rgb_mean, args.bsrn_bicubic_skip)
 
 
 def session_config_for(args, npu):

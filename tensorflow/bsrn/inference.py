@@ -93,6 +93,8 @@ def adopt_checkpoint_scales(args, prefix):
     held = checkpoint_scales(prefix)
     if not held:
         return                                   # not a BSRN checkpoint: restore_variables names what is missing
+    from models.bsrn import SKIP_MARK
+    args.bsrn_bicubic_skip = SKIP_MARK in checkpoint_shapes(prefix, '--restore_path')    # the checkpoint decides
     text = ','.join(map(str, held))
     if flags.parse_scales(args.bsrn_model_scales, '--bsrn_model_scales') == [-1]:
         args.model_scale_list = held

@@ -128,3 +128,33 @@ def test_per_scale_train_ops_equal_the_reference_tf_case_graph(bsrn):
     assert set(got) == set(want)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=2e-5, atol=1e-6, err_msg=name)
+
+
+def test_the_bench_bicubic_skip_adds_the_bicubic_upscale_and_is_marked_in_the_variables(bsrn):
+    """With the last convolutions zeroed, every output of a skip model is TensorFlow's bicubic upscale of
+    the input (at a tensor scale and at a Python one); the reference model has no marker variable."""
+    lr = np.random.default_rng(1).uniform(0, 255, (1, 6, 7, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(0)
+        net = bsrn.net.BSRN((2, 3), 8, 8, 2, bicubic_skip=True)
+        params = net.create_variables()
+        io = net.build_inference(params)
+        fixed = net.build(tf.constant(lr), 3, params)
+        zero = [v.assign(tf.zeros_like(v)) for v in v1.global_variables() if '/last_conv/' in v.op.name]
+        bicubic = {s: tf.image.resize(lr, (6 * s, 7 * s), method='bicubic') for s in (2, 3)}
+        names = [v.op.name for v in v1.global_variables()]
+        init = v1.global_variables_initializer()
+    assert bsrn.net.SKIP_MARK in names
+    with v1.Session(graph=graph) as sess:
+        sess.run(init)
+        sess.run(zero)
+        for s in (2, 3):
+            want = sess.run(bicubic[s])
+            outs = sess.run(io['outputs'], {io['input']: lr, io['scale']: s})
+            assert len(outs) == 2 and all(np.array_equal(o, want) for o in outs)
+        assert np.array_equal(sess.run(fixed)[0], sess.run(bicubic[3]))
+    graph = tf.Graph()
+    with graph.as_default():
+        bsrn.net.BSRN((2, 3), 8, 8, 2).create_variables()
+        assert not [v for v in v1.global_variables() if v.op.name == bsrn.net.SKIP_MARK]

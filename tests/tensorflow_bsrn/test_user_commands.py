@@ -95,3 +95,18 @@ def test_outputs_inside_the_checkpoint_folder_are_refused(bsrn, readme_run, tiny
     fails(bsrn.export.main, [f'--restore_path={readme_run}', f'--output={readme_run / "bsrn.pb"}', *MODEL_ARGS],
           f'--output={readme_run / "bsrn.pb"} lies in the checkpoint folder')
     assert sorted(p.name for p in readme_run.iterdir()) == before
+
+
+def test_a_checkpoint_trained_with_the_bicubic_skip_is_run_with_it(bsrn, tiny_data, argv_for, tmp_path):
+    """The skip travels with the checkpoint: test_bsrn.py without the flag builds the model the run trained."""
+    out = tmp_path / 'skip'
+    bsrn.train.main(argv_for(tiny_data, out, max_steps=2, log_freq=1, save_freq=2, bsrn_bicubic_skip=True))
+    args = bsrn.test_bsrn.build_parser().parse_args([f'--restore_path={out}', '--scales=2', '--input_path=x', *MODEL_ARGS])
+    bsrn.flags.check_model_args(args)
+    assert args.bsrn_bicubic_skip is False
+    bsrn.inference.adopt_checkpoint_scales(args, bsrn.inference.resolve_checkpoint(str(out)))
+    assert args.bsrn_bicubic_skip is True
+    lr = tiny_data / 'val' / 'LR' / 'x2'
+    got = bsrn.test_bsrn.main([f'--restore_path={out}', '--scales=2', f'--input_path={lr}',
+                               f'--output_path={tmp_path / "SR"}', *MODEL_ARGS])
+    assert len(got['written']) == 2

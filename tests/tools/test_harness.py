@@ -167,3 +167,22 @@ def test_a_bench_scores_model_and_bicubic_on_the_same_lr_and_writes_record_crops
     accuracy = saved['evaluations'][2]['mean']['psnr']
     assert f'TrainAccuracy = {accuracy:.4f}' in (bench.work / 'TOY_bs4_1p_acc.log').read_text()
     assert np.isfinite(accuracy)
+
+
+def test_a_second_method_is_scored_against_the_same_bicubic_without_crops(tmp_path, sample_data, monkeypatch):
+    monkeypatch.setattr(paths, 'SAMPLE_DATA_DIR', sample_data)
+    monkeypatch.setenv('SR_SHARED_DATA', str(tmp_path / 'none'))
+    bench = _bench(['--max_steps', '10'], tmp_path)
+    record = bench.new_record('none', '', {})
+
+    def nearest(lr, scale):
+        return cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    bench.evaluate('Toy', nearest, (2,))
+    crops = sorted(p.name for p in (bench.work / 'compare').iterdir())
+    bench.evaluate('Toy', lambda lr, s: cv2.resize(lr, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR), (2,),
+                   method='toy_seed2')
+    got = [(e['dataset'], e['scale'], e['method']) for e in record['evaluations']]
+    assert got == [('SampleTest', 2, 'toy'), ('SampleTest', 2, 'bicubic'), ('SampleTest', 2, 'toy_seed2')]
+    assert sorted(p.name for p in (bench.work / 'compare').iterdir()) == crops
+    ours, base = bench.means[('SampleTest', 2, 'toy_seed2')]
+    assert base == bench.means[('SampleTest', 2, 'toy')][1] and ours != bench.means[('SampleTest', 2, 'toy')][0]

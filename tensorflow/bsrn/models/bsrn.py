@@ -24,13 +24,14 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ['BSRN', 'SUPPORTED_SCALES', 'INPUT_NAME', 'INPUT_SCALE_NAME', 'OUTPUT_NAME', 'ensemble_weights',
+__all__ = ['BSRN', 'SUPPORTED_SCALES', 'SKIP_MARK', 'INPUT_NAME', 'INPUT_SCALE_NAME', 'OUTPUT_NAME', 'ensemble_weights',
            'ensemble', 'loss_weights', 'count_parameters']
 
 SUPPORTED_SCALES = (2, 3, 4, 8)
 INPUT_NAME = 'sr_input'               # the reference's BaseModel.TF_INPUT_NAME
 INPUT_SCALE_NAME = 'sr_input_scale'   # BaseModel.TF_INPUT_SCALE_NAME
 OUTPUT_NAME = 'sr_output'             # this port's name of the in-graph ensemble (frozen graphs)
+SKIP_MARK = 'generator/bicubic_skip'  # the variable that marks a model with the bench's bicubic skip
 v1 = tf.compat.v1
 
 
@@ -101,10 +102,13 @@ class BSRN:
         recursions (int): 'R', recursions of the shared residual module. Default: 16.
         recursion_frequency (int): 'r', recursions between two intermediate outputs. Default: 1.
         rgb_mean (tuple[float]): Mean subtracted from the 0..255 RGB input. Default: (127.5,) * 3.
+        bicubic_skip (bool): Not in the reference: every output adds TensorFlow's bicubic upscale of the
+            input instead of ``rgb_mean`` (the network learns the residual). A constant variable
+            ``generator/bicubic_skip`` marks such a model in its checkpoint. Default: False.
     """
 
     def __init__(self, scales=(2, 3, 4), conv_features=64, state_features=64, recursions=16,
-                 recursion_frequency=1, rgb_mean=(127.5, 127.5, 127.5)):
+                 recursion_frequency=1, rgb_mean=(127.5, 127.5, 127.5), bicubic_skip=False):
         scales = tuple(sorted({int(s) for s in scales}))
         bad = [s for s in scales if s not in SUPPORTED_SCALES]
         if not scales or bad:
@@ -121,6 +125,7 @@ class BSRN:
         self.scales, self.c, self.s = scales, int(conv_features), int(state_features)
         self.recursions, self.frequency = int(recursions), int(recursion_frequency)
         self.rgb_mean = tuple(float(m) for m in rgb_mean)
+        self.bicubic_skip = bool(bicubic_skip)
 
     @property
     def num_outputs(self):
@@ -150,6 +155,9 @@ class BSRN:
                     p['last_conv'][scale] = _conv_vars(f'last_conv/x{scale}/conv2d', c, 3)
             if len(self.scales) == 1:
                 p['last_conv'][self.scales[0]] = _conv_vars('last_conv/conv2d', c, 3)
+            if self.bicubic_skip:
+                p['bicubic_skip'] = v1.get_variable(SKIP_MARK.split('/', 1)[1], [], tf.float32, trainable=False,
+                                                    initializer=v1.ones_initializer())
         return p
 
     def _features(self, p, x):
@@ -206,7 +214,12 @@ class BSRN:
                 branches = [(tf.equal(scale, float(s)), (lambda s=s: self._tail(p, stacked, s)))
                             for s in self.scales]
                 up = v1.case(branches, exclusive=True)
-            up = up + tf.constant(self.rgb_mean)
+            if self.bicubic_skip:
+                s = sr_input_scale if isinstance(sr_input_scale, int) else tf.cast(sr_input_scale, tf.int32)
+                base = tf.image.resize(tf.cast(sr_input, tf.float32), tf.shape(sr_input)[1:3] * s, method='bicubic')
+                up = up + (tf.tile(base, [n, 1, 1, 1]) if n > 1 else base)
+            else:
+                up = up + tf.constant(self.rgb_mean)
             return tf.split(up, n, 0) if n > 1 else [up]
 
     def build_inference(self, params=None):
