@@ -5,6 +5,9 @@ Usage:
     python -m tools.bench --model srcnn    # one bench (a model, or the tool benches scaling and imresize)
     python -m tools.bench --render_only    # re-render every document block from the committed records
 
+Rendering a model's record also re-renders the front page's zoo table (tools.zoo_table), which reads every
+model record.
+
 The benches run as subprocesses with ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it
 (common.bench.thread_policy_env): idle OpenMP threads sleep instead of spinning on a loaded machine.
 """
@@ -16,6 +19,7 @@ from common import records
 from common.bench import thread_policy_env
 from common.cli import FlagParser, run_cli
 from common.paths import REPO_ROOT
+from tools import zoo_table
 from tools.registry import REGISTRY
 
 
@@ -27,6 +31,9 @@ def render(name):
     print(block)
     records.update_block(REPO_ROOT / entry.readme, block, markers=entry.markers)
     print(f'[bench] regenerated the block in {entry.readme} from {entry.record}')
+    if any(model.name == name for model in zoo_table.MODELS):
+        zoo_table.update_readme()
+        print(f'[bench] regenerated the zoo table in {zoo_table.README} from the model records')
     return record
 
 
