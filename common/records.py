@@ -258,7 +258,8 @@ def modelzoo_summary(out_dir, network, batch_size, fps, step_time, e2e_sec, trai
 
 # --- README tables ----------------------------------------------------------------------------
 
-def _fmt(value, digits):
+def fmt(value, digits):
+    """``value`` with ``digits`` decimals, '-' for None (every rendered table)."""
     return '-' if value is None else f'{value:.{digits}f}'
 
 
@@ -285,10 +286,10 @@ def render_results_table(records):
                 gain = ev['mean']['psnr'] - base['mean']['psnr']
             lines.append(
                 f"| {ev['method']} | {ev['dataset']} ({len(ev['per_image'])} images) | x{ev['scale']} | "
-                f"{_fmt(ev['mean']['psnr'], 2)} | {_fmt(ev['mean']['ssim'], 4)} | "
-                f"{'+' + _fmt(gain, 2) if gain is not None and gain >= 0 else _fmt(gain, 2)} | "
+                f"{fmt(ev['mean']['psnr'], 2)} | {fmt(ev['mean']['ssim'], 4)} | "
+                f"{'+' + fmt(gain, 2) if gain is not None and gain >= 0 else fmt(gain, 2)} | "
                 f"{ev['protocol']['label']} |")
-        notes.append(_provenance(rec))
+        notes.append(provenance(rec))
         if rec.get('goals'):
             met = sum(g['met'] for g in rec['goals'])
             notes.append(f"- Goals of the bench ({met} of {len(rec['goals'])} met): "
@@ -346,7 +347,8 @@ def speed_table(rec):
             'rows': rows}
 
 
-def _provenance(rec):
+def provenance(rec):
+    """The '- Command: ...' line under a rendered table: command, date, machine, load, code."""
     hw = rec.get('hardware', {})
     isa = hw.get('isa')
     widest = next((name.upper() for name in ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2') if name in (isa or ())), None)

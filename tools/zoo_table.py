@@ -288,7 +288,7 @@ def speed_table(recs):
             lines.append(f'| {model.label} | no record yet |' + ' |' * 6)
             continue
         speed = rec.get('speed') or {}
-        effs = [records._fmt(speed.get(f'{m}_efficiency'), 2) for m in ('train', 'infer')]
+        effs = [records.fmt(speed.get(f'{m}_efficiency'), 2) for m in ('train', 'infer')]
         label = model.label + ' ' + '/'.join(r[2][len(model.label) + 1:] for r in _rows(model, rec))
         lines.append(f'| {label} | {" | ".join(_training(rec))} | {_inference_ms(speed)} | {effs[0]} | {effs[1]} | '
                      f'{model.export}: -¹ | {model.checkpoints}² |')
@@ -323,7 +323,7 @@ def notes(recs):
         '- ² The tests: ' + '; '.join(f'{m.label} `{m.checkpoints_test}`' for m in MODELS if m.checkpoints_test)
         + ''.join(f'; {m.label}: none' for m in MODELS if not m.checkpoints_test) + '.',
     ]
-    return lines + [records._provenance(r).replace('- Command:', f'- {m.label}: command', 1) for m, r in present]
+    return lines + [records.provenance(r).replace('- Command:', f'- {m.label}: command', 1) for m, r in present]
 
 
 def render(recs):
