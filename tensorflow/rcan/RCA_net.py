@@ -17,9 +17,10 @@ import tensorflow as tf
 from ops import RGB_MEAN, SCALES, conv2d, mean_shift, residual_group, upsample
 from tfzoo.trainer import TrainState
 
-__all__ = ['rcan', 'RCA_net', 'check_scale', 'TAIL_SCOPES']
+__all__ = ['rcan', 'RCA_net', 'check_scale', 'adopt_checkpoint_skip', 'TAIL_SCOPES', 'SKIP_MARK']
 
 TAIL_SCOPES = ('up_sample', 'conv_rec')    # what x2 -> x3/x4 fine-tuning leaves out (--load_tail_part False)
+SKIP_MARK = 'bicubic_skip'                 # the constant variable that marks a model with --bicubic_skip
 
 
 def check_scale(scale):
@@ -29,7 +30,7 @@ def check_scale(scale):
 
 
 def rcan(x, upscale=2, num_feat=64, num_group=10, num_block=20, kernel_size=3, squeeze_factor=16,
-         img_range=255.0, rgb_mean=RGB_MEAN):
+         img_range=255.0, rgb_mean=RGB_MEAN, bicubic_skip=False):
     """The RCAN network (variables created in the current graph under the reference's names).
 
     Args:
@@ -42,6 +43,9 @@ def rcan(x, upscale=2, num_feat=64, num_group=10, num_block=20, kernel_size=3, s
         squeeze_factor (int): Channel-attention reduction (``--ratio``). Default: 16.
         img_range (float): Pixel range of x. Default: 255.
         rgb_mean (tuple[float]): Dataset mean in [0, 1]. Default: DIV2K's (0.4488, 0.4371, 0.4040).
+        bicubic_skip (bool): Not in the reference: add TensorFlow's bicubic upscale of ``x`` instead of
+            the mean (the network learns the residual); creates the constant variable ``bicubic_skip``
+            that marks such a model in its checkpoint. Default: False.
 
     Returns:
         tf.Tensor: [N, upscale * h, upscale * w, 3] float32, not clipped.
@@ -50,6 +54,7 @@ def rcan(x, upscale=2, num_feat=64, num_group=10, num_block=20, kernel_size=3, s
     if num_feat // squeeze_factor < 1:
         raise ValueError(f'--n_feats={num_feat} with --ratio={squeeze_factor}: the channel attention '
                          f'would have no channels (need n_feats >= ratio)')
+    lr = x
     x = mean_shift(x, rgb_mean, -1, img_range)
     x = conv2d(x, 'conv_SF', num_feat, kernel_size)                   # [N, h, w, F]
     skip = x
@@ -58,7 +63,16 @@ def rcan(x, upscale=2, num_feat=64, num_group=10, num_block=20, kernel_size=3, s
     x = skip + conv2d(x, 'conv_LSC', num_feat, kernel_size)
     x = upsample(x, 'up_sample', upscale, kernel_size)                 # [N, s*h, s*w, F]
     x = conv2d(x, 'conv_rec', 3, kernel_size)                          # [N, s*h, s*w, 3]
+    if bicubic_skip:
+        tf.compat.v1.get_variable(SKIP_MARK, [], tf.float32, trainable=False, initializer=tf.compat.v1.ones_initializer())
+        return x + tf.image.resize(lr, tf.shape(lr)[1:3] * upscale, method='bicubic')
     return mean_shift(x, rgb_mean, +1, img_range)
+
+
+def adopt_checkpoint_skip(args, prefix):
+    """Build the network as the checkpoint ``prefix`` was trained: ``args.bicubic_skip`` = it holds the marker."""
+    from tfzoo.checkpoint import checkpoint_shapes
+    args.bicubic_skip = SKIP_MARK in checkpoint_shapes(prefix)
 
 
 class RCA_net:
@@ -74,6 +88,7 @@ class RCA_net:
         self.n_feats, self.n_RG, self.n_RCAB = args.n_feats, args.n_RG, args.n_RCAB
         self.kernel_size, self.ratio = args.kernel_size, args.ratio
         self.learning_rate, self.decay_step, self.decay_rate = args.learning_rate, args.decay_step, args.decay_rate
+        self.bicubic_skip = getattr(args, 'bicubic_skip', False)
 
     cluster = None          # a tfzoo.cluster.Cluster: training pushes gradients to a SyncAverager
     rank_size = 1           # Ascend HCCL devices (RANK_SIZE): the optimizer is NPUDistributedOptimizer
@@ -98,7 +113,8 @@ class RCA_net:
             self.GT = tf.compat.v1.placeholder_with_default(inputs[1], shape, name='GT')
         self.global_step = tf.compat.v1.placeholder(tf.int32, None, name='learning_step')
 
-        sr = rcan(self.LR, self.scale, self.n_feats, self.n_RG, self.n_RCAB, self.kernel_size, self.ratio)
+        sr = rcan(self.LR, self.scale, self.n_feats, self.n_RG, self.n_RCAB, self.kernel_size, self.ratio,
+                  bicubic_skip=self.bicubic_skip)
         self.output_float = tf.identity(sr, name='output_float')
         self.loss = tf.reduce_mean(tf.abs(self.GT - sr), name='loss')
         self.output = tf.identity(tf.cast(tf.round(tf.clip_by_value(sr, 0.0, 255.0)), tf.uint8), name='output')

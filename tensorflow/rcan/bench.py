@@ -21,11 +21,13 @@ NETWORK = 'RCAN_ID0268_for_TensorFlow'
 # The bench preset: main.py flags. A small RCAN (3 groups x 3 RCABs, 32 features; the reference is
 # 10 x 20, 64) trained from the reference's initialisation with a larger lr that drops to a quarter for
 # the last 20% of the steps (exponential_decay, staircase: decay_step = lr_drop_at x max_step, rate 0.25).
+# Not in the reference, labelled: --bicubic_skip (the output adds the bicubic upscale of the input, so the
+# network learns the residual; without it 4400 steps reached Set5 x2 +2.23 dB in 1049 s of training).
 PRESET = {
     'scale': 2, 'n_feats': 32, 'n_RG': 3, 'n_RCAB': 3, 'ratio': 16, 'kernel_size': 3,
-    'patch_size': 32, 'batch_size': 16, 'max_step': 4400, 'learning_rate': 5e-4, 'lr_drop_at': 0.8,
-    'decay_rate': 0.25, 'seed': 1, 'dataset_enlarge_ratio': 16, 'log_freq': 100, 'model_save_freq': 1100,
-    'keep_checkpoint_max': 1, 'intra_op_threads': 0, 'inter_op_threads': 1,
+    'patch_size': 32, 'batch_size': 16, 'max_step': 3600, 'learning_rate': 5e-4, 'lr_drop_at': 0.8,
+    'decay_rate': 0.25, 'seed': 1, 'dataset_enlarge_ratio': 16, 'log_freq': 100, 'model_save_freq': 900,
+    'keep_checkpoint_max': 1, 'intra_op_threads': 0, 'inter_op_threads': 1, 'bicubic_skip': True,
 }
 GOALS = {('Set5', 2, 'rcan'): 2.3}        # Set5 x2 must beat bicubic by this much (issue 20)
 

@@ -36,7 +36,7 @@ def output_path(args):
 def export(args):
     """Restore ``--pre_trained_model`` into the inference graph and write the frozen .pb; returns its path."""
     import tensorflow as tf
-    from RCA_net import RCA_net
+    from RCA_net import RCA_net, adopt_checkpoint_skip
     from tfzoo.checkpoint import resolve_checkpoint, restore_variables
     from tfzoo.freeze import check_output_file, freeze_graph
     from tfzoo.session import session_config
@@ -44,6 +44,7 @@ def export(args):
     tf.get_logger().setLevel('ERROR')
     shape = parse_shape(args.input_shape)
     prefix = resolve_checkpoint(args.pre_trained_model)
+    adopt_checkpoint_skip(args, prefix)
     graph = tf.Graph()
     with graph.as_default():
         model = RCA_net(args).build_graph(training=False, lr_shape=shape)

@@ -89,6 +89,10 @@ def build_parser():
                       help='Ascend float16 policy (used where npu_bridge imports). Default: allow_fp32_to_fp16')
     port.add_argument('--intra_op_threads', type=int_flag, default=0, help='0: all cores of this process. Default: 0')
     port.add_argument('--inter_op_threads', type=int_flag, default=1, help='Default: 1')
+    port.add_argument('--bicubic_skip', type=str2bool, default=False,
+                      help='not in the reference (the bench preset uses it): add the bicubic upscale of the input '
+                           'to the output, so the network learns the residual. Saved in the checkpoint '
+                           '(variable bicubic_skip), which the test modes and export.py follow. Default: False')
     return p
 
 

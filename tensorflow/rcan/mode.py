@@ -25,7 +25,7 @@ from tqdm import tqdm
 import util
 from common.runs import make_output_dir
 from data_loader import PatchSampler, tf_batches
-from RCA_net import RCA_net, TAIL_SCOPES
+from RCA_net import RCA_net, TAIL_SCOPES, adopt_checkpoint_skip
 from tfzoo.checkpoint import resolve_checkpoint, restore_variables
 from tfzoo.cluster import hccl_rank
 from tfzoo.session import npu_available, session_config
@@ -226,6 +226,7 @@ def _test_with_train(args, data, sess, model, predict, handle, count):
 def inference_session(args, mode_name):
     """Build the inference graph, restore --pre_trained_model's weights; returns (session, model)."""
     prefix = resolve_checkpoint(args.pre_trained_model)
+    adopt_checkpoint_skip(args, prefix)
     graph = tf.Graph()
     with graph.as_default():
         model = RCA_net(args).build_graph(training=False)

@@ -96,3 +96,34 @@ def test_bench_conv_count_matches_the_published_macs(rcan, scale, giga_macs):
     lr_pixels = (1280 // scale) * (720 // scale) if scale != 3 else 1280 * 720 / 9
     macs = rcan.bench.conv_macs_per_lr_pixel(scale, 64, 10, 20) * lr_pixels
     assert macs / 1e9 == pytest.approx(giga_macs, rel=1e-3)
+
+
+def test_the_bench_bicubic_skip_adds_the_bicubic_upscale_and_travels_with_the_checkpoint(
+        rcan, tiny_data, argv_for, tmp_path, monkeypatch):
+    """With conv_rec zeroed a skip model's output is TensorFlow's bicubic upscale of its input; a run trained
+    with --bicubic_skip is tested with it without the flag (the checkpoint's marker decides)."""
+    lr = np.random.default_rng(2).uniform(0, 255, (1, 5, 6, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        net = rcan.RCA_net.RCA_net(_args(rcan, n_feats=8, n_RG=1, n_RCAB=1, ratio=4, scale=3, bicubic_skip=True))
+        net.build_graph(training=False)
+        zero = [v.assign(tf.zeros_like(v)) for v in tf.compat.v1.global_variables() if 'conv_rec' in v.op.name]
+        want = tf.image.resize(lr, (15, 18), method='bicubic')
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+        init = tf.compat.v1.global_variables_initializer()
+    assert rcan.RCA_net.SKIP_MARK in names
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        sess.run(zero)
+        assert np.array_equal(sess.run(net.output_float, {net.LR: lr}), sess.run(want))
+    monkeypatch.chdir(tmp_path)
+    rcan.main.main(argv_for(tiny_data, tmp_path / 'model', max_step=2, log_freq=1, model_save_freq=2,
+                            bicubic_skip=True))
+    args = _args(rcan, pre_trained_model=tmp_path / 'model')
+    assert args.bicubic_skip is False
+    rcan.RCA_net.adopt_checkpoint_skip(args, rcan.checkpoint.resolve_checkpoint(str(tmp_path / 'model')))
+    assert args.bicubic_skip is True
+    got = rcan.main.main(['--mode=test_only', f'--pre_trained_model={tmp_path / "model"}', '--result_path=sr',
+                          f'--test_LR_path={tiny_data / "test_LR_bicubic" / "X2"}', '--n_feats=16', '--n_RG=1',
+                          '--n_RCAB=2', '--ratio=4'])
+    assert len(got['written']) == 2
