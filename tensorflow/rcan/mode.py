@@ -255,10 +255,10 @@ def test(args, data):
         srs = _super_resolve_all(args, test_set, sess, model)
     gts = [test_set.read_hr(i) for i in range(len(test_set))]
     rows, proto = util.score(test_set.names, srs, gts, args.scale)
-    result_file = Path(f'./RCAN_X{args.scale}_{args.test_set}_result.txt')
+    folder = make_output_dir(args.result_path, '--result_path') if args.save_test_result else None
+    result_file = Path(f'./RCAN_X{args.scale}_{args.test_set}_result.txt')       # after the folder: no half
     lines = util.write_result_file(result_file, rows, proto)
-    if args.save_test_result:
-        folder = make_output_dir(args.result_path, '--result_path')
+    if folder is not None:
         for name, sr in zip(test_set.names, srs):
             util.save_sr(folder, name, sr, args.scale)
     print(f"metric protocol: {proto['label']}")

@@ -52,6 +52,19 @@ def test_test_only_writes_sr_images(rcan, trained, tiny_data, tmp_path, monkeypa
     assert not list(tmp_path.glob('*_result.txt'))
 
 
+def test_a_result_path_that_cannot_be_made_leaves_no_result_file(rcan, trained, tiny_data, tmp_path, monkeypatch,
+                                                                capsys):
+    from common.cli import run_cli
+    out, _, _ = trained
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'a_file').write_bytes(b'')
+    with pytest.raises(SystemExit) as done:
+        run_cli(rcan.main.main, _test_argv(tiny_data, out / 'model', save_test_result=True, result_path='a_file/sub'))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert done.value.code == 2 and len(err) == 1 and '--result_path=a_file/sub' in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a_file']          # no RCAN_X2_*_result.txt
+
+
 @pytest.fixture(scope='module')
 def identity_like(rcan, tiny_flags):
     """A tiny x2 RCAN whose weights make it nearest-neighbour upsampling (groups and tail skip are zero)."""
