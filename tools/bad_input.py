@@ -7,7 +7,7 @@ A workspace in a temporary folder holds tiny real-photo data (``common.sample_da
 FiveK, plus the FiveK LMDBs and SRCNN's mindrecord), broken inputs (a text file named .png, an empty file,
 an empty folder, an LMDB whose data.mdb is garbage) and, made first by tiny trainings, one checkpoint per
 model. Each case is one command line of one entry script, run the way a user runs it (its own folder on
-sys.path, the repository as working folder) and classified from its exit code, its stderr and a
+sys.path; the case's own output folder as working folder, LPTN's folder for LPTN) and classified from its exit code, its stderr and a
 snapshot of the workspace before and after:
 
     clean           an error was expected: exit 2, exactly one ``error:`` line on stderr that names the
