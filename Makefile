@@ -5,13 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MODEL  ?=
 
-.PHONY: help setup test bench data clean-data
+.PHONY: help setup test bench data figures clean-data
 
 help:
 	@echo "make setup              create $(VENV) and install the pinned requirements"
 	@echo "make test [ARGS=...]    run the whole test suite, one pytest process per model (ARGS go to pytest)"
 	@echo "make bench [MODEL=name] train+evaluate a model's bench preset (all models without MODEL)"
 	@echo "make data               build the embedded sample datasets under datasets/sample"
+	@echo "make figures            render docs/figures/*.png from the benches' checkpoints in outputs/ (python -m tools.figures)"
 
 setup: $(STAMP)
 
@@ -29,6 +30,9 @@ bench: $(STAMP)
 
 data: $(STAMP)
 	$(PY) -m common.sample_data --out datasets/sample
+
+figures: $(STAMP)
+	$(PY) -m tools.figures
 
 clean-data:
 	rm -rf datasets/sample

@@ -24,19 +24,28 @@ def detail_box(img, size):
     return int(y), int(x), size
 
 
-def side_by_side(panels, labels, path, box=None, zoom=1, gap=4):
-    """Write panels (same-size BGR uint8 images) next to each other with a label above each.
+def _text_strip(text, width):
+    """A white strip ``width`` pixels wide with ``text`` in black (OpenCV's Hershey font: no font file, no
+    metadata, the same pixels on every run)."""
+    head = np.full((_HEADER, width, 3), 255, np.uint8)
+    cv2.putText(head, text, (4, _HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return head
+
+
+def compose(panels, labels, box=None, zoom=1, gap=4, caption=None):
+    """The panels next to each other with a label above each (what :func:`side_by_side` writes).
 
     Args:
         panels (list[np.ndarray]): Images of identical shape, BGR uint8 (HW gray allowed).
         labels (list[str]): One label per panel, e.g. 'bicubic 33.67 dB'.
-        path (str | Path): PNG to write (atomically).
         box (tuple[int, int, int] | None): (y, x, size) crop shown from every panel. Default: None (whole).
         zoom (int): Nearest-neighbour magnification of the crop, to show pixels. Default: 1.
         gap (int): White pixels between panels. Default: 4.
+        caption (list[str] | None): Lines of text under the whole row (e.g. how the labels were measured).
+            Default: None.
 
     Returns:
-        np.ndarray: The composed image.
+        np.ndarray: The composed BGR uint8 image.
     """
     if len(panels) != len(labels) or not panels:
         raise ValueError(f'side_by_side: {len(panels)} panels but {len(labels)} labels')
@@ -55,13 +64,31 @@ def side_by_side(panels, labels, path, box=None, zoom=1, gap=4):
             img = img[y:y + size, x:x + size]
         if zoom > 1:
             img = cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-        head = np.full((_HEADER, img.shape[1], 3), 255, np.uint8)
-        cv2.putText(head, label, (4, _HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        tiles.append(np.vstack([head, img]))
+        tiles.append(np.vstack([_text_strip(label, img.shape[1]), img]))
     spacer = np.full((tiles[0].shape[0], gap, 3), 255, np.uint8)
     out = tiles[0]
     for tile in tiles[1:]:
         out = np.hstack([out, spacer, tile])
+    for line in caption or ():
+        out = np.vstack([out, _text_strip(line, out.shape[1])])
+    return out
+
+
+def side_by_side(panels, labels, path, box=None, zoom=1, gap=4):
+    """Write panels (same-size BGR uint8 images) next to each other with a label above each.
+
+    Args:
+        panels (list[np.ndarray]): Images of identical shape, BGR uint8 (HW gray allowed).
+        labels (list[str]): One label per panel, e.g. 'bicubic 33.67 dB'.
+        path (str | Path): PNG to write (atomically).
+        box (tuple[int, int, int] | None): (y, x, size) crop shown from every panel. Default: None (whole).
+        zoom (int): Nearest-neighbour magnification of the crop, to show pixels. Default: 1.
+        gap (int): White pixels between panels. Default: 4.
+
+    Returns:
+        np.ndarray: The composed image.
+    """
+    out = compose(panels, labels, box=box, zoom=zoom, gap=gap)
     write_image(path, out)
     return out
 

@@ -35,7 +35,7 @@ from common.metrics import protocol
 from common.runs import CheckpointDir
 
 __all__ = ['MODELS', 'main', 'super_resolve', 'bench_checkpoints', 'index_shapes', 'tf_checkpoint', 'rcan_arch', 'bsrn_arch',
-           'bsrn_run_flags', 'split_extra']
+           'bsrn_run_flags', 'split_extra', 'shown', 'ZooError', 'ChildFailed']
 
 ROOT = paths.REPO_ROOT
 _FALSE = ('false', '0', 'no', 'n', 'off')      # common.cli.str2bool's False spellings
@@ -668,7 +668,8 @@ def bench_checkpoints(outputs=OUTPUTS):
     return [(m.name, m.framework, m.scales_text, label, path) for m in MODELS.values() for label, path in m.bench(outputs)]
 
 
-def _shown(path):
+def shown(path):
+    """``path`` relative to the current folder where it lies inside it (as the listings print paths)."""
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:
@@ -676,9 +677,9 @@ def _shown(path):
 
 
 def cmd_list(args, extra):
-    rows = [(label, fw, scales, MODELS[name].script, _shown(path) if path is not None else 'not present')
+    rows = [(label, fw, scales, MODELS[name].script, shown(path) if path is not None else 'not present')
             for name, fw, scales, label, path in bench_checkpoints(args.outputs)]
-    header = ('model', 'framework', 'scales', 'entry point', f'bench checkpoint (in {_shown(args.outputs)})')
+    header = ('model', 'framework', 'scales', 'entry point', f'bench checkpoint (in {shown(args.outputs)})')
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
     for row in [header] + rows:
         print('  '.join(f'{c:<{w}}' for c, w in zip(row, widths)) + '  ' + row[4])

@@ -5,86 +5,17 @@ This group's interpreter imports no framework: the tiny checkpoints (random weig
 seeded, saved in each model's own format) are made in child processes, one per model, and every command
 runs as a child process, as a user types it.
 """
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from common import paths
 from common.imgio import read_image, write_image
 from common.metrics import calculate_psnr, calculate_ssim, protocol
+from tests.tools.tiny_checkpoints import PY, ok, run, srcnn_command, tf_command, tf_shapes, torch_command
+from tests.tools.tiny_checkpoints import run_all as both     # the documented command beside tools.zoo
 from tools import zoo
 
 ROOT = paths.REPO_ROOT
-PY = sys.executable
-
-# Builders, one child process per framework. Every network is one of the model's own classes, smaller than any
-# preset, so the zoo has to read the architecture from the checkpoint. The model folders go on sys.path as
-# `python3 <script>` puts them (only modules whose names do not clash are imported).
-BUILD_TORCH = """
-import sys
-sys.path[:0] = [sys.argv[1] + '/pytorch/rdn', sys.argv[1] + '/pytorch/lptn']
-import torchzoo  # noqa: F401
-import torch
-from model.rdn import RDN
-from models.archs.LPTN_arch import LPTN
-torch.manual_seed(0)
-rdn = RDN(num_in_ch=3, num_feat=16, num_block=2, num_layer=2, growth_rate=16, upscale=3)
-torch.save(rdn.state_dict(), sys.argv[2])                  # a bare state dict: inference.py reads its shapes
-torch.save({'params': LPTN(nrb_low=5, nrb_high=3, num_high=3).state_dict()}, sys.argv[3])   # BasicSR's layout
-"""
-BUILD_TF = """
-import json, sys
-sys.path[:0] = [sys.argv[1] + '/tensorflow/rcan', sys.argv[1] + '/tensorflow/bsrn']
-import tensorflow as tf
-from RCA_net import rcan
-from models.bsrn import BSRN
-from tfzoo.checkpoint import checkpoint_shapes
-v1 = tf.compat.v1
-for prefix, make in ((sys.argv[2], lambda: rcan(v1.placeholder(tf.float32, [None, None, None, 3]), upscale=3,
-                                                 num_feat=8, num_group=2, num_block=1, squeeze_factor=4)),
-                     (sys.argv[3], lambda: BSRN((2, 3), conv_features=8, state_features=4, recursions=2).create_variables())):
-    with tf.Graph().as_default():
-        v1.set_random_seed(0)
-        make()
-        with v1.Session() as sess:
-            sess.run(v1.global_variables_initializer())
-            v1.train.Saver().save(sess, prefix, write_meta_graph=False)
-    print(json.dumps(checkpoint_shapes(prefix)))                 # TensorFlow's own reading, for the zoo's
-"""
-BUILD_SRCNN = """
-import sys
-import mindspore as ms
-ms.set_context(mode=ms.PYNATIVE_MODE)
-ms.set_device('CPU')                    # before any kernel runs
-ms.set_seed(0)
-from src.srcnn import SRCNN
-net = SRCNN()
-net.set_train(False)
-ms.save_checkpoint(net, sys.argv[1])
-"""
-
-
-def run(cmd, cwd=ROOT):
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def ok(done):
-    assert done.returncode == 0, f'exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}'
-    return done
-
-
-def both(*commands):
-    """Run (cmd, cwd) pairs at the same time (the documented command beside tools.zoo); all must succeed."""
-    procs = [subprocess.Popen([str(c) for c in cmd], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for cmd, cwd in commands]
-    done = []
-    for proc, (cmd, _) in zip(procs, commands):
-        out, err = proc.communicate(timeout=600)
-        done.append(ok(subprocess.CompletedProcess(cmd, proc.returncode, out, err)))
-    return done
 
 
 def zoo_infer(model, checkpoint, photo, out, *more):
@@ -107,7 +38,7 @@ def photo(tmp_path_factory):
 @pytest.fixture(scope='module')
 def torch_checkpoints(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('torch_ckpt')
-    ok(run([PY, '-c', BUILD_TORCH, ROOT, tmp / 'rdn_x3.pth', tmp / 'net_g.pth']))
+    ok(run(*torch_command(tmp / 'rdn_x3.pth', 3, tmp / 'net_g.pth')))
     return {'rdn': tmp / 'rdn_x3.pth', 'lptn': tmp / 'net_g.pth'}
 
 
@@ -115,8 +46,7 @@ def torch_checkpoints(tmp_path_factory):
 def tf_checkpoints(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('tf_ckpt')
     prefixes = {'rcan': tmp / 'rcan' / 'tiny-1', 'bsrn': tmp / 'bsrn' / 'model.ckpt-1'}
-    done = ok(run([PY, '-c', BUILD_TF, ROOT, prefixes['rcan'], prefixes['bsrn']]))
-    shapes = [json.loads(line) for line in done.stdout.splitlines()[-2:]]
+    shapes = tf_shapes(ok(run(*tf_command(prefixes['rcan'], 3, prefixes['bsrn'], (2, 3)))))
     return prefixes, dict(zip(prefixes, shapes))
 
 
@@ -174,7 +104,7 @@ def bsrn(photo, tf_checkpoints, tmp_path_factory):
 def srcnn(photo, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('srcnn')
     ckpt = tmp / 'srcnn.ckpt'
-    ok(run([PY, '-c', BUILD_SRCNN, ckpt], cwd=ROOT / 'mindspore' / 'srcnn'))
+    ok(run(*srcnn_command(ckpt)))
     _, done = both(([PY, 'mindspore/srcnn/test.py', f'--data_path={photo}', f'--checkpoint_path={ckpt}',
                      '--device_target=CPU', f'--result_path={tmp / "direct"}'], ROOT),
                    (zoo_infer('srcnn', ckpt, photo, tmp / 'zoo.png'), ROOT))

@@ -1,0 +1,193 @@
+"""The zoo's pictures, rendered from the checkpoints the benches leave: ``make figures``.
+
+    python -m tools.figures [--outputs outputs] [--out docs/figures]
+
+writes three PNGs into ``--out``:
+
+- ``set5_x2.png``: one fixed crop of one Set5 image (:data:`SET5_IMAGE`, :data:`SET5_BOX`) at x2:
+  bicubic | SRCNN | RCAN | BSRN | HR;
+- ``set5_x4.png``: the same crop at x4: bicubic | RDN | BSRN | HR;
+- ``lptn.png``: one photo of the embedded FiveK-layout sample test set (:data:`LPTN_IMAGE`,
+  :data:`LPTN_BOX`): input | unpaired | paired | target.
+
+The LR inputs are the Set5 authors' (``common.paths.set5_dir``, ``SR_SHARED_DATA``); bicubic is
+``common.imresize`` of them, as ``common.bench`` scores it. Every model's picture is made by that model's
+own inference script through ``tools.zoo`` (``super_resolve``, one child process per model and scale), from
+the checkpoint ``python -m tools.zoo list`` names for its bench (BSRN: the record's first seed). Each panel
+is labelled with the PSNR of the whole image (not the crop) by the published protocol of ``common.metrics``:
+Y of BT.601 unrounded, crop = scale for SR; RGB, crop 0 for LPTN, as its bench scores it; the line under
+each figure says which. The crops are fixed here, so the same checkpoints give the same bytes (PNG from
+``common.imgio``: no timestamp, no metadata).
+
+A missing checkpoint is one ``error:`` line naming the model and the command that makes it, exit code 2.
+Nothing is written unless all three figures were made; they are written at the end, each atomically
+(``common.fileio``). This module imports no framework.
+"""
+import sys
+import tempfile
+from pathlib import Path
+
+from common import paths
+from common.cli import FlagParser, run_cli
+from common.evaluate import pair_folders
+from common.fileio import atomic_write_bytes
+from common.imgio import encode_image, read_image
+from common.imresize import imresize
+from common.metrics import evaluate_pairs, protocol
+from common.sample_data import ensure_sample_data
+from common.visual import compose
+from tools import zoo
+
+__all__ = ['SET5_IMAGE', 'SET5_BOX', 'SET5_ZOOM', 'LPTN_IMAGE', 'LPTN_BOX', 'LPTN_ZOOM', 'LPTN_PROTOCOL', 'SR_FIGURES',
+           'LPTN_FIGURE', 'FIGURES', 'main', 'render']
+
+DEFAULT_OUT = paths.REPO_ROOT / 'docs' / 'figures'
+
+# The crops: fixed, so that a re-run shows the same pixels. Set5's butterfly (256x256 HR at x2 and x4): a
+# box on the black veins and white spots of the wing, the same HR pixels at both scales.
+SET5_IMAGE = 'butterfly'
+SET5_BOX = (56, 168, 64)               # (y, x, size) in HR pixels
+SET5_ZOOM = 3                          # nearest-neighbour, to show the pixels
+# The FiveK-layout sample test photo chelsea (451x300): the cat's eye, fur and nose.
+LPTN_IMAGE = 'chelsea'
+LPTN_BOX = (54, 100, 192)
+LPTN_ZOOM = 1
+LPTN_PROTOCOL = dict(crop_border=0, test_y_channel=False)   # pytorch/lptn/bench.py's (the reference's test_FiveK.yml)
+
+# (file, scale, ((panel label, tools.zoo.bench_checkpoints label), ...)); bicubic first and HR last
+SR_FIGURES = (('set5_x2.png', 2, (('SRCNN', 'srcnn'), ('RCAN', 'rcan'), ('BSRN', 'bsrn'))),
+              ('set5_x4.png', 4, (('RDN', 'rdn'), ('BSRN', 'bsrn'))))
+# (file, ((panel label, bench checkpoint label), ...)); the input first and the target last
+LPTN_FIGURE = ('lptn.png', (('unpaired', 'lptn (unpaired)'), ('paired', 'lptn (paired)')))
+FIGURES = tuple(f[0] for f in SR_FIGURES) + (LPTN_FIGURE[0],)
+
+
+def find_checkpoints(outputs):
+    """{bench label: checkpoint} of every model the figures show, from ``tools.zoo.bench_checkpoints``.
+
+    Raises:
+        ValueError: One line naming each missing model and the ``make bench`` command that makes it.
+    """
+    benches = zoo.bench_checkpoints(outputs)
+    models = {label: name for name, _, _, label, _ in benches}
+    found = {label: path for _, _, _, label, path in benches}
+    needed = [label for _, _, panels in SR_FIGURES for _, label in panels] + [label for _, label in LPTN_FIGURE[1]]
+    missing = {}
+    for label in dict.fromkeys(needed):
+        if found[label] is None:
+            missing.setdefault(models[label], []).append(label)
+    if missing:
+        what = ', '.join(f"{', '.join(label.replace('(', '').replace(')', '') for label in labels)} "
+                         f"(make bench MODEL={name})" for name, labels in missing.items())
+        raise ValueError(f'--outputs={zoo.shown(outputs)}: no bench checkpoint of {what} (python -m tools.zoo list '
+                         f'shows what is there)')
+    return {label: Path(found[label]) for label in needed}
+
+
+def run_model(label, checkpoint, key, image, scale, say=print):
+    """The result of the model of bench ``label`` on the image file ``image``, made by its own script
+    (``tools.zoo.super_resolve`` in a temporary folder); ``say`` gets the lines saying what ran."""
+    with tempfile.TemporaryDirectory(prefix='figures-') as tmp:
+        try:
+            _, results, lines = zoo.super_resolve(zoo.MODELS[label.split()[0]], checkpoint, {key: image}, scale, [],
+                                                  Path(tmp))
+        except zoo.ZooError as err:
+            raise zoo.ZooError(f'{label} ({zoo.shown(checkpoint)}): {err}') from None
+    say('\n'.join(lines))
+    return results[key][1]
+
+
+def _panels(images, reference, proto, box, zoom, caption):
+    """(figure, [(label, PSNR or None)]): ``images`` ([(name, image)]: the baseline, then the models') each labelled
+    with its PSNR to ``reference`` (the whole image, by ``proto``: common.metrics.evaluate_pairs' keywords), then
+    ``reference`` itself ``(name, image)``."""
+    scores = evaluate_pairs([(name, img, reference[1]) for name, img in images], **proto)
+    metric = protocol(proto['crop_border'], proto.get('test_y_channel', True))
+    channel = 'Y' if metric['channel'] == 'y' else 'RGB'
+    labels = [(f"{name} {s['psnr']:.2f} dB ({channel})", s['psnr']) for (name, _), s in zip(images, scores)]
+    labels.append((reference[0], None))
+    h, w = images[0][1].shape[:2]
+    measured = metric['label'].split(', SSIM')[0]
+    figure = compose([img for _, img in images] + [reference[1][:h, :w]], [text for text, _ in labels], box=box,
+                     zoom=zoom, caption=[caption, f'PSNR of the whole image: {measured}'])
+    return figure, labels
+
+
+def sr_figure(set5, scale, panels, checkpoints, say=print):
+    """(figure, [(label, PSNR or None)]) of one Set5 figure: bicubic | the models | HR."""
+    pairs = {name: (lr, hr) for name, lr, hr in pair_folders(set5 / 'LR_bicubic' / f'x{scale}',
+                                                             set5 / 'HR' / f'x{scale}', scale)}
+    if SET5_IMAGE not in pairs:
+        raise ValueError(f'{set5}: no {SET5_IMAGE} image at x{scale} (expected the Set5 layout: HR/x{{s}}/, '
+                         f'LR_bicubic/x{{s}}/)')
+    lr, hr = pairs[SET5_IMAGE]
+    runs = [(name, run_model(label, checkpoints[label], SET5_IMAGE, lr, scale, say)) for name, label in panels]
+    y, x, size = SET5_BOX
+    return _panels([('bicubic', imresize(read_image(lr), scale)), *runs], ('HR', read_image(hr)),
+                   {'crop_border': scale, 'scale': scale}, SET5_BOX, SET5_ZOOM,
+                   f"Set5 {SET5_IMAGE} x{scale}, authors' LR; crop {size}x{size} at y={y} x={x}, shown x{SET5_ZOOM}")
+
+
+def lptn_figure(panels, checkpoints, say=print):
+    """(figure, [(label, PSNR or None)]) of the LPTN figure: input | unpaired | paired | target."""
+    ensure_sample_data(paths.SAMPLE_DATA_DIR)
+    test = paths.SAMPLE_DATA_DIR / 'FiveK' / 'FiveK_480p' / 'test'
+    source, target = test / 'A' / f'{LPTN_IMAGE}.jpg', test / 'B' / f'{LPTN_IMAGE}.jpg'
+    runs = [(name, run_model(label, checkpoints[label], LPTN_IMAGE, source, 1, say)) for name, label in panels]
+    y, x, size = LPTN_BOX
+    return _panels([('input', read_image(source, bits=8)), *runs], ('target', read_image(target, bits=8)),
+                   LPTN_PROTOCOL, LPTN_BOX, LPTN_ZOOM,
+                   f'FiveK sample test {LPTN_IMAGE}, to its target; crop {size}x{size} at y={y} x={x}')
+
+
+def render(outputs, say=print):
+    """{file name: (figure, [(label, PSNR or None)])} of the three figures (nothing written)."""
+    checkpoints = find_checkpoints(outputs)
+    set5 = paths.set5_dir()
+    if set5 is None:
+        raise ValueError("no Set5 with the authors' LR inputs (../shared/data/Set5): set SR_SHARED_DATA to the folder "
+                         "holding Set5/")
+    figures = {file: sr_figure(set5, scale, panels, checkpoints, say) for file, scale, panels in SR_FIGURES}
+    figures[LPTN_FIGURE[0]] = lptn_figure(LPTN_FIGURE[1], checkpoints, say)
+    return figures
+
+
+def _main(argv):
+    parser = FlagParser(prog='python -m tools.figures', description=(
+        "Render the zoo's figures from the benches' checkpoints (those python -m tools.zoo list names): "
+        "set5_x2.png (bicubic | SRCNN | RCAN | BSRN | HR), set5_x4.png (bicubic | RDN | BSRN | HR), each a fixed "
+        "crop of Set5's butterfly with the authors' LR inputs, and lptn.png (input | unpaired | paired | target) "
+        "on a photo of the FiveK-layout sample test set. Each model runs its own inference script (tools.zoo); each "
+        "panel is labelled with the PSNR of the whole image by the published protocol (SR: Y of BT.601, crop = "
+        "scale; LPTN: RGB, crop 0). The same checkpoints give the same bytes."))
+    parser.add_argument('--outputs', type=Path, default=zoo.OUTPUTS,
+                        help="the folder holding the benches' work folders (<name>_bench/). Default: outputs/ of the "
+                             'repository')
+    parser.add_argument('--out', type=Path, default=DEFAULT_OUT,
+                        help='the folder the three PNGs are written into. Default: docs/figures of the repository')
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f'--out={args.out}: a file, not a folder')
+    figures = render(args.outputs.resolve())
+    data = {file: encode_image(img, '.png', name=str(args.out / file)) for file, (img, _) in figures.items()}
+    for file, blob in data.items():                 # all three made: now write them
+        atomic_write_bytes(args.out / file, blob)
+        img, labels = figures[file]
+        print(f'wrote {zoo.shown(args.out / file)} ({img.shape[1]}x{img.shape[0]})')
+        for label, psnr in labels:
+            print(f'  {label}' + (f' (PSNR {psnr:.6f} dB)' if psnr is not None else ''))
+    return 0
+
+
+def main(argv=None):
+    """Command-line entry point: 0; one ``error:`` line and exit code 2 for bad input or a missing checkpoint;
+    1 when a model's script crashed (its output is shown)."""
+    try:
+        return run_cli(_main, argv)
+    except zoo.ChildFailed as err:
+        print(f'tools.figures: {err}', file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
