@@ -7,6 +7,7 @@ modules import as its entry scripts import them. A missing module, or one of tho
 elsewhere, is an error.
 """
 import importlib
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ from common.data import bicubic_lr, modcrop
 BSRN_DIR = paths.REPO_ROOT / 'tensorflow' / 'bsrn'
 MODULES = ['flags', 'train', 'trainer', 'inference', 'evaluation', 'validate_bsrn', 'test_bsrn', 'export', 'bench',
            'models.bsrn', 'dataloaders.base_loader', 'dataloaders.div2k_loader', 'dataloaders.basic_loader']
-RELEASED = paths.REPO_ROOT.parent / 'shared' / 'data' / 'bsrn_released_checkpoint' / 'bsrn_c64_s64_x234.ckpt'
+RELEASED = Path('bsrn_released_checkpoint') / 'bsrn_c64_s64_x234.ckpt'    # under the shared data folder
 TINY = {'bsrn_conv_features': 8, 'bsrn_state_features': 8, 'bsrn_recursions': 2, 'batch_size': 4,
         'input_patch_size': 8, 'bsrn_learning_rate': 2e-3, 'sleep_ratio': 0, 'chip': 'cpu',
         'intra_op_threads': 1, 'inter_op_threads': 1, 'data_cached': True}
@@ -104,9 +105,12 @@ def tiny_argv(data, train_path, **extra):
 @pytest.fixture(scope='session')
 def released():
     """The prefix of the authors' released checkpoint index (skips where the shared data are absent)."""
-    if not RELEASED.with_suffix('.ckpt.index').is_file():
-        pytest.skip('shared BSRN checkpoint index not present (../shared/data/bsrn_released_checkpoint)')
-    return RELEASED
+    root = paths.shared_data_dir()
+    if root is None or not (root / RELEASED).with_suffix('.ckpt.index').is_file():
+        if os.environ.get('SR_REQUIRE_SHARED_DATA') == '1':
+            pytest.fail(f'SR_REQUIRE_SHARED_DATA=1 but the shared data lack {RELEASED}.index')
+        pytest.skip(f'shared BSRN checkpoint index not present ({RELEASED} under ../shared/data or $SR_SHARED_DATA)')
+    return root / RELEASED
 
 
 @pytest.fixture(scope='session')
