@@ -52,13 +52,13 @@ def conv_macs_per_lr_pixel(scale, c, s, recursions, frequency):
     return body + (recursions // frequency) * (tail + k2 * c * 3 * scale * scale)
 
 
-def preset_argv(work_dir, preset):
-    """train.py flags of ``preset`` (the lr drop at ``lr_drop_at`` of the steps) writing under ``work_dir``."""
+def preset_argv(work_dir, preset, run='train'):
+    """train.py flags of ``preset`` (the lr drop at ``lr_drop_at`` of the steps) writing ``work_dir/run``."""
     values = {k: v for k, v in preset.items() if k != 'lr_drop_at'}
     values['bsrn_learning_rate_decay_steps'] = max(1, round(preset['lr_drop_at'] * preset['max_steps']))
     data = paths.SAMPLE_DATA_DIR / 'DIV2K'
     values.update(dataloader='div2k_loader', data_input_path=data / 'DIV2K_train_LR_bicubic',
-                  data_truth_path=data / 'DIV2K_train_HR', train_path=work_dir / 'train')
+                  data_truth_path=data / 'DIV2K_train_HR', train_path=work_dir / run)
     return [f'--{k}={v}' for k, v in values.items()]
 
 
@@ -84,7 +84,7 @@ def main(argv=None):
                        args.bsrn_recursion_frequency)
     upscaler = Upscaler(infer_args)
     try:
-        bench.evaluate('BSRN', lambda lr, scale: upscaler.upscale(lr[:, :, ::-1], scale)[:, :, ::-1], SCALES)
+        bench.evaluate('BSRN', bgr_predict(upscaler), SCALES)
         macs = conv_macs_per_lr_pixel(SCALES[0], c, s, rec, freq)
         infer = bench.time_inference(lambda lr: upscaler.outputs(lr, SCALES[0]),
                                      lambda lr: 2 * macs * lr.shape[0] * lr.shape[1],
@@ -110,19 +110,23 @@ def main(argv=None):
     return bench.finish(NETWORK, args.batch_size, summary['images_per_sec'], losses=summary['losses'], goals=GOALS)
 
 
+def bgr_predict(upscaler):
+    """``predict(lr, scale)`` of common.bench (BGR in and out) from an Upscaler (RGB)."""
+    return lambda lr, scale: upscaler.upscale(lr[:, :, ::-1], scale)[:, :, ::-1]
+
+
 def second_seed(bench, preset):
     """Train ``preset`` (another seed) into work/train_seed{seed} and score it as method 'bsrn_seed{seed}'."""
     from inference import Upscaler
     seed = preset['seed']
-    folder, method = bench.work / f'train_seed{seed}', f'bsrn_seed{seed}'
-    argv = [a for a in preset_argv(bench.work, preset) if not a.startswith('--train_path=')]
-    summary = train.main(argv + [f'--train_path={folder}'])
-    args = train.build_parser().parse_args(argv + [f'--train_path={folder}', f'--restore_path={folder}'])
+    run, method = f'train_seed{seed}', f'bsrn_seed{seed}'
+    argv = preset_argv(bench.work, preset, run)
+    summary = train.main(argv)
+    args = train.build_parser().parse_args(argv + [f'--restore_path={bench.work / run}'])
     train.check_args(args)
     upscaler = Upscaler(args)
     try:
-        bench.evaluate('BSRN', lambda lr, scale: upscaler.upscale(lr[:, :, ::-1], scale)[:, :, ::-1], SCALES,
-                       method=method)
+        bench.evaluate('BSRN', bgr_predict(upscaler), SCALES, method=method)
     finally:
         upscaler.close()
     return {'seed': seed, 'method': method, 'train_seconds': summary['seconds'], 'steps': summary['steps_run'],
