@@ -38,6 +38,9 @@ def build_parser():
     return p
 
 
+MIN_OPSET = 11         # the pyramid's and the mask's nearest resizes: onnx Upsample (opset <= 10) rounds otherwise
+
+
 def onnx_bytes(net_g, height, width, opset=17):
     """The traced graph as bytes."""
     buf = io.BytesIO()
@@ -68,6 +71,9 @@ def main(argv=None):
     if min(args.image_height, args.image_width) < 16:
         raise ValueError('--image_height and --image_width must be >= 16')
     check_opset(args.opset)
+    if args.opset < MIN_OPSET:
+        raise ValueError(f'--opset={args.opset}: ONNX resizes match PyTorch\'s nearest interpolation from opset '
+                         f'{MIN_OPSET} (Resize); give {MIN_OPSET} or higher, e.g. the default 17')
     opt = parse(args.opt, 'test', args.force_yml)
     out = Path(f'{args.file_name}.onnx')
     generator = opt['path'].get('pretrain_network_g')

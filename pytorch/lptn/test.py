@@ -22,6 +22,7 @@ from data import build_dataloader, build_dataset
 from models.lptn_test_model import LPTNTestModel, nondist_validation
 from torchzoo.cli import Parser, run_cli
 from torchzoo.device import select_device
+from torchzoo.precision import INFER_CHOICES, resolve_inference
 from utils.logger import close_logger, start_run_log
 from utils.options import check_run_outside_data, parse
 
@@ -35,24 +36,29 @@ def build_parser():
     p.add_argument('--force_yml', nargs='+', action='extend', default=[], metavar='KEY=VALUE', help='override options')
     p.add_argument('--tile', type=int, default=2048, help='tile side in pixels for larger images (0: whole images)')
     p.add_argument('--tile_overlap', type=int, default=64, help='overlap of neighbouring tiles in pixels')
+    p.add_argument('--amp', default='fp32', choices=INFER_CHOICES,
+                   help='fp32 (default, the reference); bf16: the trunks in bfloat16 weights (within 0.1 dB); '
+                        'fp16: autocast (CUDA, NPU); auto: fp16 on a GPU or NPU, bf16 on a CPU with native bfloat16')
     p.add_argument('--root', default=None, help='folder for results/ (default: this folder)')
     return p
 
 
-def run(opt, tile=2048, tile_overlap=64):
+def run(opt, tile=2048, tile_overlap=64, amp='fp32'):
     """Test with parsed options; returns ``{set name: validation result}``."""
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
+    amp = resolve_inference(amp, device.type)
     loaders = []                                   # the data and the generator first: nothing written on bad input
     for phase, ds_opt in sorted(opt['datasets'].items()):
         dataset = build_dataset(ds_opt, opt['manual_seed'], HERE)
         dataset[0]
         loaders.append(build_dataloader(dataset, ds_opt, opt['manual_seed'])[0])
     check_run_outside_data(opt)
-    model = LPTNTestModel(opt, device)
+    model = LPTNTestModel(opt, device, precision=amp)
     logger = start_run_log(opt['path']['results_root'], 'test', opt)
     try:
         if model.load_warning:
             logger.warning(model.load_warning)
+        logger.info(f'precision: {amp}')
         for loader in loaders:
             logger.info(f"Number of test images in {loader.dataset.opt['name']}: {len(loader.dataset)}")
         out = {}
@@ -73,7 +79,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.tile < 0 or (args.tile and not 0 <= args.tile_overlap < args.tile):
         raise ValueError('--tile must be >= 0 and --tile_overlap in [0, --tile)')
-    run(parse(args.opt, 'test', args.force_yml, args.launcher, root=args.root), args.tile, args.tile_overlap)
+    run(parse(args.opt, 'test', args.force_yml, args.launcher, root=args.root), args.tile, args.tile_overlap, args.amp)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,6 @@ Usage:
 # First, before torch loads: importing torchzoo sets the OpenMP wait policy (torchzoo/__init__.py).
 import torchzoo  # noqa: F401
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -25,12 +24,11 @@ from data import build_dataset, img2tensor, tensor2img
 from models.lptn_test_model import LPTNTestModel
 from torchzoo.cli import Parser, run_cli
 from torchzoo.device import select_device
+from torchzoo.precision import INFER_CHOICES, resolve_inference
 from utils.logger import close_logger, start_run_log
 from utils.options import check_run_outside_data, parse
 
 HERE = Path(__file__).resolve().parent
-
-SPEED_DTYPES = ('fp32', 'bf16', 'fp16')
 
 
 def build_parser():
@@ -38,7 +36,9 @@ def build_parser():
     p.add_argument('-opt', '--opt', required=True, help='options file, e.g. options/test/LPTN/test_speed_FiveK.yml')
     p.add_argument('--launcher', choices=('none', 'pytorch', 'slurm'), default='none', help='only none')
     p.add_argument('--force_yml', nargs='+', action='extend', default=[], metavar='KEY=VALUE', help='override options')
-    p.add_argument('--amp', default='fp32', choices=SPEED_DTYPES, help='fp32, or autocast in bf16 / fp16')
+    p.add_argument('--amp', default='fp32', choices=INFER_CHOICES,
+                   help='fp32 (default); bf16: the trunks in bfloat16 weights; fp16: autocast (CUDA, NPU); '
+                        'auto: fp16 on a GPU or NPU, bf16 on a CPU with native bfloat16 (AMX, AVX512-BF16), else fp32')
     p.add_argument('--root', default=None, help='folder for results/ (default: this folder)')
     return p
 
@@ -48,12 +48,6 @@ def synchronize(device):
         torch.cuda.synchronize()
     elif device.type == 'npu':
         torch.npu.synchronize()
-
-
-def autocast_for(amp, device):
-    if amp == 'fp32':
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
 
 
 def speed_images(opt):
@@ -70,12 +64,12 @@ def speed_images(opt):
     return images
 
 
-def time_model(model, images, times_per_img, amp='fp32', log=print):
-    """Seconds of every timed pass, per image: ``[(name, [s, ...]), ...]`` (one warm-up pass excluded)."""
-    device = model.device
-    autocast = autocast_for(amp, device)
+def time_model(model, images, times_per_img, log=print):
+    """Seconds of every timed pass of ``model`` (an LPTNTestModel, in its precision), per image:
+    ``[(name, [s, ...]), ...]`` (one warm-up pass excluded; the inputs are on the device before timing)."""
+    device, amp = model.device, model.precision
     tensors = [(name, img2tensor(img)[None].to(device)) for name, img in images]
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), model.autocast():
         model.net_g(tensors[0][1])                    # warm-up: allocations, kernel selection
         synchronize(device)
         out = []
@@ -97,6 +91,15 @@ def summarize(per_image):
             'p90': float(np.percentile(every, 90)), 'max': float(np.max(every)), 'passes': int(every.size)}
 
 
+def precision_line(asked, amp, device):
+    """The log line that says which precision runs and, for ``auto`` on a CPU, why."""
+    why = ''
+    if asked == 'auto' and device.type == 'cpu':
+        why = (' (auto: this CPU computes bfloat16 natively)' if amp == 'bf16' else
+               ' (auto: this CPU has no native bfloat16, emulation would be slower than fp32)')
+    return f'precision: {amp}{why}'
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     opt = parse(args.opt, 'speed', args.force_yml, args.launcher, root=args.root)
@@ -106,16 +109,18 @@ def main(argv=None):
     if size is not None and (not isinstance(size, list) or len(size) != 2 or min(size) < 8):
         raise ValueError(f"{args.opt}: key 'val.fix_img_size' must be [width, height] (>= 8) or ~, got {size!r}")
     device = torch.device('cpu') if opt['num_gpu'] == 0 else select_device('auto')
+    amp = resolve_inference(args.amp, device.type)
     images = speed_images(opt)                     # the data and the generator first: nothing written on bad input
     check_run_outside_data(opt)
-    model = LPTNTestModel(opt, device)
+    model = LPTNTestModel(opt, device, precision=amp)
     logger = start_run_log(opt['path']['results_root'], 'test_speed', opt)
     try:
         if model.load_warning:
             logger.warning(model.load_warning)
-        per_image = time_model(model, images, opt['val']['times_per_img'], args.amp, logger.info)
+        logger.info(precision_line(args.amp, amp, device))
+        per_image = time_model(model, images, opt['val']['times_per_img'], logger.info)
         s = summarize(per_image)
-        logger.info(f"{s['passes']} timed passes on {device} ({args.amp}): mean {s['mean']:.5f} s, median "
+        logger.info(f"{s['passes']} timed passes on {device} ({amp}): mean {s['mean']:.5f} s, median "
                     f"{s['median']:.5f}, p90 {s['p90']:.5f}, max {s['max']:.5f} s per image")
         logger.info(f"average duration: {s['mean']:.5f}")
     finally:

@@ -17,10 +17,11 @@ import torch
 
 from torchzoo.device import cpu_has_native_bf16
 
-__all__ = ['AMP_CHOICES', 'APEX_SETTINGS', 'resolve_amp', 'import_apex', 'Precision', 'setup_training',
-           'setup_training_multi']
+__all__ = ['AMP_CHOICES', 'APEX_SETTINGS', 'INFER_CHOICES', 'resolve_amp', 'resolve_inference', 'import_apex',
+           'Precision', 'setup_training', 'setup_training_multi']
 
 AMP_CHOICES = ('auto', 'off', 'on', 'fp32', 'bf16', 'fp16', 'apex')
+INFER_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
 APEX_SETTINGS = dict(opt_level='O2', loss_scale=32.0, combine_grad=True)
 
 
@@ -62,6 +63,29 @@ def resolve_amp(amp, device_type, flag='--amp'):
     if mode == 'fp16' and device_type == 'cpu':
         raise ValueError(f'{flag}=fp16: float16 autocast with a GradScaler needs CUDA or an NPU; use bf16 on CPU')
     return mode
+
+
+def resolve_inference(amp, device_type, flag='--amp'):
+    """The precision of an inference entry point for its ``--amp`` value.
+
+    Args:
+        amp (str): 'auto': fp16 on CUDA or an NPU, bf16 on a CPU that computes bfloat16 natively
+            (``cpu_has_native_bf16``: AMX or AVX512-BF16), else fp32, so that ``auto`` never picks an
+            emulated precision, which is slower than fp32. 'fp32', 'bf16', 'fp16': that precision
+            ('bf16' on any CPU: correct, and slow where emulated).
+        device_type (str): 'npu', 'cuda' or 'cpu'.
+        flag (str): For messages. Default: '--amp'.
+
+    Returns:
+        str: 'fp32', 'bf16' or 'fp16'.
+    """
+    if amp not in INFER_CHOICES:
+        raise ValueError(f"{flag}={amp}: choose from {', '.join(INFER_CHOICES)}")
+    if amp == 'auto':
+        amp = 'fp16' if device_type in ('cuda', 'npu') else ('bf16' if cpu_has_native_bf16() else 'fp32')
+    if amp == 'fp16' and device_type == 'cpu':
+        raise ValueError(f'{flag}=fp16: float16 inference needs CUDA or an NPU; use bf16 (or auto) on CPU')
+    return amp
 
 
 class Precision:

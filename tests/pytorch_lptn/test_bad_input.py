@@ -115,9 +115,9 @@ def test_export_refuses_an_opset_it_cannot_write_in_one_line(lptn, numhigh3, tmp
     line = _refused(lptn, capsys, lptn.export.main, ['-opt', str(TEST_YML), '--opset', str(opset), '--file_name',
                                                      str(tmp_path / 'g'), '--image_height=32', '--image_width=32',
                                                      '--force_yml', 'num_gpu=0', f'path.pretrain_network_g={numhigh3}'])
-    if opset == 9:                    # in torch's range, but LPTN's strided Gaussian pyramid needs opset 10
-        assert line == ('error: --opset=9: this network cannot be exported at this opset (step!=1 is currently not '
-                        'supported); try a higher one, e.g. the default 17')
+    if opset == 9:                    # in torch's range, but LPTN's nearest resizes need onnx Resize (opset 11)
+        assert line == ("error: --opset=9: ONNX resizes match PyTorch's nearest interpolation from opset 11 (Resize); "
+                        'give 11 or higher, e.g. the default 17')
     else:
         assert re.fullmatch(rf'error: --opset={opset}: torch {re.escape(torch.__version__)} exports ONNX opsets '
                             r'([0-9]+) to ([0-9]+)', line), line

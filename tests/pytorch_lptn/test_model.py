@@ -1,6 +1,97 @@
-"""Networks: the pyramid's exact round trip, shapes, parameter counts, the reference's key names, devices."""
+"""Networks: the pyramid's exact round trip, the fast pyramid and network against the reference's formulas,
+shapes, parameter counts, the reference's key names, devices."""
+import copy
+
 import pytest
 import torch
+from torch.nn import functional as F
+
+
+def reference_pyramid(lptn):
+    """The reference's pyramid operations as it writes them: blur the whole image and drop every second
+    pixel; insert a zero after every pixel and blur the 4x larger image with 4x the kernel."""
+    class Reference(lptn.LPTN_arch.Lap_Pyramid_Conv):
+        def downsample(self, x):
+            return self.conv_gauss(x, self._kernel(x))[:, :, ::2, ::2]
+
+        def upsample(self, x):
+            n, c, h, w = x.shape
+            up = torch.zeros(n, c, 2 * h, 2 * w, dtype=x.dtype)
+            up[:, :, ::2, ::2] = x
+            return self.conv_gauss(up, 4 * self._kernel(x))
+    return Reference
+
+
+def reference_network(lptn, net):
+    """``net`` with the reference's pyramid, out-of-place activations and sums (the mask blocks run whole
+    under autograd, and the test compares NCHW inputs with the network's channels-last computation)."""
+    ref = copy.deepcopy(net)
+    ref.lap_pyramid.__class__ = reference_pyramid(lptn)
+    for m in ref.modules():
+        if isinstance(m, torch.nn.LeakyReLU):
+            m.inplace = False
+        if isinstance(m, lptn.LPTN_arch.ResidualBlock):
+            m.forward = lambda x, block=m.block: x + block(x)
+    return ref
+
+
+@pytest.mark.parametrize('size', [(64, 64), (67, 91), (17, 9), (3, 4)])
+def test_the_fast_pyramid_equals_the_reference_formulas_bit_for_bit(lptn, size):
+    fast = lptn.LPTN_arch.Lap_Pyramid_Conv().double()
+    ref = reference_pyramid(lptn)().double()
+    x = torch.rand(2, 3, *size, dtype=torch.float64)
+    assert torch.equal(fast.downsample(x), ref.downsample(x))
+    assert torch.equal(fast.upsample(x), ref.upsample(x))
+    if min(size) >= 24:
+        for a, b in zip(fast.pyramid_decom(x), ref.pyramid_decom(x)):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize('name', ['LPTN', 'LPTNPaper'])
+def test_the_fast_network_equals_the_reference_formulas_with_gradients(lptn, name):
+    """The whole generator in float64: the output and the gradient of every weight match the reference's
+    formulas (channels-last memory, phases and in-place operations change no value)."""
+    torch.manual_seed(0)
+    net = lptn.archs.define_network({'type': name, 'nrb_low': 2, 'nrb_high': 2, 'num_high': 3}).double()
+    ref = reference_network(lptn, net)
+    x = torch.rand(2, 3, 72, 88, dtype=torch.float64)
+    target = torch.rand_like(x)
+    outs = [model(x) for model in (net, ref)]
+    assert (outs[0] - outs[1]).abs().max() < 1e-13
+    for out in outs:
+        F.mse_loss(out, target).backward()
+    for (key, p), q in zip(net.named_parameters(), ref.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-10, atol=1e-15), key
+
+
+@pytest.mark.parametrize('name', ['LPTN', 'LPTNPaper'])
+def test_inference_in_strips_and_bands_equals_the_reference_formulas(lptn, name):
+    """The inference path (fused levels in strips of rows, the trunk in bands with halos), forced on a
+    small image by small strips, against the reference's formulas in float64; and in float32 against
+    the whole-image path that training runs, the pixels within 1e-6."""
+    torch.manual_seed(0)
+    net = lptn.archs.define_network({'type': name, 'nrb_low': 1, 'nrb_high': 2, 'num_high': 3}).eval()
+    x = torch.rand(1, 3, 160, 88)                       # H/4 = 40 rows: 3 trunk bands of 6 rows + halo 6
+    with torch.no_grad():
+        assert net.runs_in_rows(x) is False               # small: the default strips would not pay
+        rows = net.forward_rows(x.contiguous(memory_format=torch.channels_last), pixels=4 * 88, band_pixels=6 * 22)
+        ref = reference_network(lptn, net.double())
+        exact = ref(x.double())
+        assert (net.forward_rows(x.double().contiguous(memory_format=torch.channels_last), pixels=4 * 88,
+                                 band_pixels=6 * 22) - exact).abs().max() < 1e-13
+        net.float()
+        with torch.enable_grad():
+            whole = net(x)
+    assert whole.requires_grad and (rows - whole).abs().max() < 1e-6
+
+
+def test_inference_takes_the_strips_path_only_without_autograd_on_divisible_sizes(lptn):
+    net = lptn.LPTN_arch.LPTN()
+    big = torch.empty(1, 3, 256, 512)
+    with torch.no_grad():
+        assert net.runs_in_rows(big) and not net.runs_in_rows(big[:, :, :252])
+        assert not net.runs_in_rows(big.to('meta'))        # FLOPs are counted on the whole-image path
+    assert not net.runs_in_rows(big)
 
 
 @pytest.mark.parametrize('size', [(64, 64), (67, 91), (33, 40), (17, 9)])

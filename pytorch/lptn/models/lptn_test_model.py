@@ -37,13 +37,17 @@ class LPTNTestModel:
         opt (dict): Parsed test options.
         device (torch.device): Where it runs.
         net_g (nn.Module | None): Use this generator instead of building and loading one. Default: None.
+        precision (str): 'fp32'; 'bf16' (the trunks' weights and convolutions in bfloat16, see
+            ``LPTN.with_trunks_in``); or 'fp16' (autocast, CUDA or NPU). Default: 'fp32'.
 
     Attributes:
         load_warning (str | None): The warning line of a non-strict load that left keys out (log it).
     """
 
-    def __init__(self, opt, device, net_g=None):
-        self.opt, self.device = opt, device
+    def __init__(self, opt, device, net_g=None, precision='fp32'):
+        if precision not in ('fp32', 'bf16', 'fp16'):
+            raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
+        self.opt, self.device, self.precision = opt, device, precision
         self.load_warning = None              # strict_load_g false and keys that did not match: for the log
         if net_g is None:
             net_g = define_network(opt['network_g'])
@@ -51,13 +55,21 @@ class LPTNTestModel:
             if not path:
                 raise ValueError('path.pretrain_network_g: give the generator to test (a .pth file)')
             self.load_warning = load_generator_state(net_g, path, strict=opt['path']['strict_load_g'])
-        self.net_g = net_g.to(device).eval()
+        net_g = net_g.to(device).eval()
+        if precision == 'bf16':                   # bfloat16 weights in the trunks (a copy: net_g is unchanged)
+            net_g = net_g.with_trunks_in(torch.bfloat16)
+        self.net_g = net_g
+
+    def autocast(self):
+        """The context of a forward pass: float16 autocast for 'fp16' (CUDA, NPU), else none."""
+        if self.precision == 'fp16':
+            return torch.autocast(self.device.type, dtype=torch.float16)
+        return contextlib.nullcontext()
 
     @torch.no_grad()
-    def test(self, lq, autocast=None):
+    def test(self, lq):
         """Generator output for ``lq`` [N, 3, H, W] (float32, on the CPU)."""
-        import contextlib
-        with autocast or contextlib.nullcontext():
+        with self.autocast():
             out = self.net_g(lq.to(self.device))
         return out.float().cpu()
 

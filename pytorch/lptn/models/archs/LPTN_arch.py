@@ -13,6 +13,9 @@ Shapes for an input ``[N, 3, H, W]`` and ``num_high = 3``: the pyramid is ``[h0:
 low: H/8]`` (sizes rounded up); ``Trans_low`` runs at H/8, ``Trans_high``'s residual trunk at H/4,
 its 1x1 mask blocks at H/4, H/2 and H.
 """
+import copy
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -26,8 +29,39 @@ def gauss_kernel(channels=3):
     return (torch.outer(row, row) / 256.).repeat(channels, 1, 1, 1)
 
 
+def upsample_phases(channels=3):
+    """The four 3x3 phases of zero-insertion followed by the 4x binomial kernel, as one dense
+    convolution weight ``[4 C, C, 3, 3]``.
+
+    Along one axis, an upsampled pixel 2i is ``(x[i-1] + 6 x[i] + x[i+1]) / 8`` and 2i+1 is
+    ``(x[i] + x[i+1]) / 2``: the kernel taps that meet a non-zero of the zero-inserted image. Output
+    channel ``(2 r + c) C + k`` is phase (row parity r, column parity c) of input channel k, the
+    order in which a reshape of channels-last memory interleaves them (see ``upsample``); the
+    weights between different channels are zero (a dense convolution of 3 channels runs faster
+    than the grouped one, and adding exact zeros changes no value).
+    """
+    even, odd = torch.tensor([1., 6., 1.]) / 8, torch.tensor([0., 4., 4.]) / 8
+    phases = torch.stack([torch.outer(r, c) for r in (even, odd) for c in (even, odd)])
+    weight = torch.zeros(4, channels, channels, 3, 3)
+    for k in range(channels):
+        weight[:, k, k] = phases
+    return weight.reshape(4 * channels, channels, 3, 3)
+
+
+ROWS_PIXELS = 1 << 15          # pixels of one strip in the inference path (a 16-channel strip: 2 MB)
+BAND_PIXELS = 1 << 17          # pixels of one band of the 64-channel trunk in the inference path
+
+
 class Lap_Pyramid_Conv(nn.Module):
     """Closed-form Laplacian pyramid: Gaussian blur (reflect padding), decimation, zero-insertion upsampling.
+
+    The reference's operations, computed without the work they throw away: the blur and the
+    decimation are one stride-2 depthwise convolution (only the kept pixels are filtered), and the
+    zero-insertion upsampling with its 5x5 filter is four 3x3 phases and a pixel shuffle (the taps
+    that would multiply inserted zeros are never applied). The reference's reflect padding of the
+    zero-inserted image is, on the small image, a reflected row and column before the first and a
+    repeated one after the last. Both equal the reference's formulas (:meth:`conv_gauss` on the
+    zero-inserted image) to the last bit on the sizes tested (tests/pytorch_lptn/test_model.py).
 
     Decomposing and then reconstructing returns the input exactly up to float rounding, whatever the
     size (odd sides included: an upsampled level that is one pixel too large is cut back by a nearest
@@ -42,24 +76,85 @@ class Lap_Pyramid_Conv(nn.Module):
         super().__init__()
         self.num_high = num_high
         self.register_buffer('kernel', gauss_kernel(channels), persistent=False)
+        self.register_buffer('phases', upsample_phases(channels), persistent=False)
 
-    def _kernel(self, x):
-        return self.kernel.to(device=x.device, dtype=x.dtype)
+    def _kernel(self, x, name='kernel'):
+        return getattr(self, name).to(device=x.device, dtype=x.dtype)
 
     def conv_gauss(self, img, kernel):
-        """Depthwise 5x5 filter with reflect padding of 2 (the size is kept)."""
+        """Depthwise 5x5 filter with reflect padding of 2 (the size is kept): the reference's blur."""
         return F.conv2d(F.pad(img, (2, 2, 2, 2), mode='reflect'), kernel, groups=img.shape[1])
 
-    @staticmethod
-    def downsample(x):
-        return x[:, :, ::2, ::2]
+    def downsample(self, x):
+        """Blur, then keep every second pixel of both axes: ``[N, C, h, w] -> [N, C, ceil(h/2), ceil(w/2)]``."""
+        return F.conv2d(F.pad(x, (2, 2, 2, 2), mode='reflect'), self._kernel(x), stride=2, groups=x.shape[1])
 
     def upsample(self, x):
-        """Insert a zero after every pixel along both axes ([N, C, h, w] -> [N, C, 2h, 2w]), filter with 4x the kernel."""
-        n, c, h, w = x.shape
-        up = torch.zeros(n, c, 2 * h, 2 * w, device=x.device, dtype=x.dtype)
-        up[:, :, ::2, ::2] = x
-        return self.conv_gauss(up, 4 * self._kernel(x))
+        """Zero insertion and 4x the kernel, by phases: ``[N, C, h, w] -> [N, C, 2h, 2w]`` (channels-last)."""
+        return self.phases_to_image(F.conv2d(self.upsample_padded(x), self._kernel(x, 'phases')))
+
+    @staticmethod
+    def phases_to_image(phases):
+        """``[N, 4 C, h, w]`` phases (order of :func:`upsample_phases`) -> the ``[N, C, 2h, 2w]`` image:
+        in channels-last memory one reshape (rows of 2C contiguous values move), where
+        ``pixel_shuffle`` is an element-wise gather at twice the time."""
+        n, c4, h, w = phases.shape
+        c = c4 // 4
+        image = phases.permute(0, 2, 3, 1).reshape(n, h, w, 2, 2 * c).transpose(2, 3).reshape(n, 2 * h, 2 * w, c)
+        return image.permute(0, 3, 1, 2)
+
+    def downsample_rows(self, x, rows):
+        """:meth:`downsample` computed ``rows`` output rows at a time (inference on large images): each
+        strip reads its input rows with the 2-row halo the 5x5 kernel needs, reflected at the image's
+        top and bottom as the whole-image padding would be. Same values, no padded full-size copy."""
+        h, kernel, out = x.shape[2], self._kernel(x), None
+        for j0 in range(0, (h + 1) // 2, rows):
+            j1 = min(j0 + rows, (h + 1) // 2)
+            lo, hi = 2 * j0 - 2, 2 * j1 + 1
+            strip = x[:, :, max(lo, 0):min(hi, h)]
+            part = F.conv2d(F.pad(strip, (2, 2, max(-lo, 0), max(hi - h, 0)), mode='reflect'), kernel,
+                            stride=2, groups=x.shape[1])
+            if out is None:
+                out = torch.empty(part.shape[:2] + ((h + 1) // 2, part.shape[3]), dtype=part.dtype,
+                                  device=part.device, memory_format=torch.channels_last)
+            out[:, :, j0:j1] = part
+        return out
+
+    def upsample_padded(self, x):
+        """The padding :meth:`upsample` applies: a reflected row and column before, a repeated one after."""
+        return F.pad(F.pad(x, (1, 0, 1, 0), mode='reflect'), (0, 1, 0, 1), mode='replicate')
+
+    def upsample_rows(self, padded, i0, i1):
+        """Rows ``2 i0 .. 2 i1 - 1`` of :meth:`upsample` of x, from ``padded = upsample_padded(x)``."""
+        return self.phases_to_image(F.conv2d(padded[:, :, i0:i1 + 2], self._kernel(padded, 'phases')))
+
+    def level_rows(self, level, down, below, mask, step, rows, keep_mask=False):
+        """One pyramid level of LPTN's translation, ``rows`` rows at a time (inference, even sizes).
+
+        ``upsample(below) + step(level - upsample(down), nearest(mask))`` where ``down`` is
+        :meth:`downsample` of ``level``, ``below`` the translated image one level down and ``mask``
+        that level's mask (half this level's size); ``step`` maps ``(high-frequency strip, its mask
+        strip)`` to ``(translated strip, the mask strip the next level interpolates)``. Every intermediate is a strip that stays in the cache.
+
+        Returns:
+            tuple: The translated level, and its mask when ``keep_mask`` (else None).
+        """
+        h, w = level.shape[2:]
+        pd, pb = self.upsample_padded(down), self.upsample_padded(below)
+        out = torch.empty_like(level, memory_format=torch.channels_last)
+        mask_out = None
+        for a in range(0, h, rows):
+            b = min(a + rows, h)
+            high = level[:, :, a:b] - self.upsample_rows(pd, a // 2, b // 2)
+            # nearest upsampling is 4x faster on NCHW memory than on channels-last (3 channels)
+            result, next_mask = step(high, F.interpolate(mask[:, :, a // 2:b // 2], size=(b - a, w)))
+            out[:, :, a:b] = self.upsample_rows(pb, a // 2, b // 2).add_(result)
+            if keep_mask:
+                if mask_out is None:
+                    mask_out = torch.empty(next_mask.shape[:2] + (h, w), dtype=next_mask.dtype,
+                                           device=next_mask.device, memory_format=torch.channels_last)
+                mask_out[:, :, a:b] = next_mask
+        return out, mask_out
 
     @staticmethod
     def _fit(up, like):
@@ -71,9 +166,9 @@ class Lap_Pyramid_Conv(nn.Module):
 
     def pyramid_decom(self, img):
         """``[h_0 (full size), ..., h_{num_high-1}, low (1 / 2^num_high)]``."""
-        current, pyr, kernel = img, [], self._kernel(img)
+        current, pyr = img, []
         for _ in range(self.num_high):
-            down = self.downsample(self.conv_gauss(current, kernel))
+            down = self.downsample(current)
             pyr.append(current - self._fit(self.upsample(down), current))
             current = down
         pyr.append(current)
@@ -87,16 +182,55 @@ class Lap_Pyramid_Conv(nn.Module):
         return image
 
 
+def trunk(model, x):
+    """``model(x)`` computed in the dtype of the model's weights and returned in x's (a no-op when they
+    agree): a trunk cast to bfloat16 runs in bfloat16 while the pyramid around it stays in float32."""
+    return model(x.to(model[0].weight.dtype)).to(x.dtype)
+
+
+def in_bands(model, x, pixels=BAND_PIXELS):
+    """``trunk(model, x)`` for a trunk of 3x3 convolutions, computed in bands of rows once x has
+    more than ``pixels`` pixels (inference on large images): each band carries a halo of as many rows
+    as the trunk's convolutions reach, so its kept rows are the whole image's. A 64-channel
+    activation of a 960x540 level is 133 MB, far out of every cache, and the convolutions ran at 0.7
+    of their in-cache rate; a band of about 270x480 runs at the full rate, halo included."""
+    halo = sum(m.kernel_size[0] // 2 for m in model.modules() if isinstance(m, nn.Conv2d))
+    h, w = x.shape[2:]
+    rows = max(halo, pixels // w)
+    if h <= rows + 2 * halo:
+        return trunk(model, x)
+    out = None
+    for a in range(0, h, rows):
+        b = min(a + rows, h)
+        lo, hi = max(0, a - halo), min(h, b + halo)
+        part = trunk(model, x[:, :, lo:hi])[:, :, a - lo:b - lo]
+        if out is None:
+            out = torch.empty(part.shape[:2] + (h, w), dtype=part.dtype, device=part.device,
+                              memory_format=torch.channels_last)
+        out[:, :, a:b] = part
+    return out
+
+
 class ResidualBlock(nn.Module):
     """conv3x3 - LeakyReLU(0.01) - conv3x3, plus the input."""
 
     def __init__(self, in_features):
         super().__init__()
-        self.block = nn.Sequential(nn.Conv2d(in_features, in_features, 3, padding=1), nn.LeakyReLU(),
+        self.block = nn.Sequential(nn.Conv2d(in_features, in_features, 3, padding=1), nn.LeakyReLU(inplace=True),
                                    nn.Conv2d(in_features, in_features, 3, padding=1))
 
     def forward(self, x):
-        return x + self.block(x)
+        return self.block(x).add_(x)           # the conv's fresh output takes the sum: no new tensor
+
+
+class InstanceNorm2d(nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d`` whose output keeps the input's memory layout (PyTorch's returns NCHW, which
+    made every later convolution of ``Trans_low`` run at the NCHW rate, about half the channels-last one)."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out.contiguous(memory_format=torch.channels_last) if x.is_contiguous(
+            memory_format=torch.channels_last) and not x.is_contiguous() else out
 
 
 class Trans_low(nn.Module):
@@ -109,14 +243,14 @@ class Trans_low(nn.Module):
 
     def __init__(self, num_residual_blocks):
         super().__init__()
-        layers = [nn.Conv2d(3, 16, 3, padding=1), nn.InstanceNorm2d(16), nn.LeakyReLU(),
-                  nn.Conv2d(16, 64, 3, padding=1), nn.LeakyReLU()]
+        layers = [nn.Conv2d(3, 16, 3, padding=1), InstanceNorm2d(16), nn.LeakyReLU(inplace=True),
+                  nn.Conv2d(16, 64, 3, padding=1), nn.LeakyReLU(inplace=True)]
         layers += [ResidualBlock(64) for _ in range(num_residual_blocks)]
-        layers += [nn.Conv2d(64, 16, 3, padding=1), nn.LeakyReLU(), nn.Conv2d(16, 3, 3, padding=1)]
+        layers += [nn.Conv2d(64, 16, 3, padding=1), nn.LeakyReLU(inplace=True), nn.Conv2d(16, 3, 3, padding=1)]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
-        return torch.tanh(x + self.model(x))
+        return torch.tanh(x + trunk(self.model, x))
 
 
 class Trans_high(nn.Module):
@@ -132,24 +266,29 @@ class Trans_high(nn.Module):
     def __init__(self, num_residual_blocks, num_high=3, mask_channels=3):
         super().__init__()
         self.num_high = num_high
-        layers = [nn.Conv2d(9, 64, 3, padding=1), nn.LeakyReLU()]
+        layers = [nn.Conv2d(9, 64, 3, padding=1), nn.LeakyReLU(inplace=True)]
         layers += [ResidualBlock(64) for _ in range(num_residual_blocks)]
         layers += [nn.Conv2d(64, mask_channels, 3, padding=1)]
         self.model = nn.Sequential(*layers)
         for i in range(num_high):
             self.add_module(f'trans_mask_block_{i}', nn.Sequential(
-                nn.Conv2d(mask_channels, 16, 1), nn.LeakyReLU(), nn.Conv2d(16, mask_channels, 1)))
+                nn.Conv2d(mask_channels, 16, 1), nn.LeakyReLU(inplace=True), nn.Conv2d(16, mask_channels, 1)))
 
     def mask_block(self, i):
         return getattr(self, f'trans_mask_block_{i}')
 
+    def level_step(self, i, level, mask):
+        """Level ``i`` (0: the coarsest high-frequency level) from its mask, already at its size:
+        ``(translated level, the mask the next level interpolates)``."""
+        return self.mask_block(i)(level * mask + level), mask
+
     def forward(self, x, pyr_original, fake_low):
         """``x`` [N, 9, H/4, W/4]; returns the translated pyramid ``[h_0', ..., h_{n-1}', fake_low]``."""
-        mask, results = self.model(x), []
+        mask, results = trunk(self.model, x), []
         for i in range(self.num_high):
             level = pyr_original[-2 - i]
-            mask = F.interpolate(mask, size=level.shape[2:])
-            results.append(self.mask_block(i)(level * mask + level))
+            result, mask = self.level_step(i, level, F.interpolate(mask, size=level.shape[2:]))
+            results.append(result)
         return results[::-1] + [fake_low]
 
 
@@ -160,13 +299,9 @@ class Trans_high_paper(Trans_high):
     def __init__(self, num_residual_blocks, num_high=3):
         super().__init__(num_residual_blocks, num_high, mask_channels=1)
 
-    def forward(self, x, pyr_original, fake_low):
-        mask, results = self.model(x), []
-        for i in range(self.num_high):
-            level = pyr_original[-2 - i]
-            mask = self.mask_block(i)(F.interpolate(mask, size=level.shape[2:]))
-            results.append(level * mask)
-        return results[::-1] + [fake_low]
+    def level_step(self, i, level, mask):
+        mask = self.mask_block(i)(mask)
+        return level * mask, mask
 
 
 class LPTN(nn.Module):
@@ -186,7 +321,14 @@ class LPTN(nn.Module):
         self.trans_high = self.high_class(nrb_high, num_high=num_high)
 
     def forward(self, real_A_full):
-        """``[N, 3, H, W]`` in [0, 1] -> the translated image, same shape (not clamped)."""
+        """``[N, 3, H, W]`` in [0, 1] -> the translated image, same shape (not clamped).
+
+        Computed in channels-last memory (the layout the CPU's convolutions run fastest in, twice the
+        NCHW rate at 1080p); the output is channels-last too. The values do not depend on the layout.
+        """
+        real_A_full = real_A_full.contiguous(memory_format=torch.channels_last)
+        if self.runs_in_rows(real_A_full):
+            return self.forward_rows(real_A_full)
         pyr_A = self.lap_pyramid.pyramid_decom(real_A_full)
         fake_B_low = self.trans_low(pyr_A[-1])                                     # [N, 3, H/8, W/8]
         size = pyr_A[-2].shape[2:]
@@ -194,6 +336,56 @@ class LPTN(nn.Module):
         fake_B_up = F.interpolate(fake_B_low, size=size)
         high_with_low = torch.cat([pyr_A[-2], real_A_up, fake_B_up], 1)            # [N, 9, H/4, W/4]
         return self.lap_pyramid.pyramid_recons(self.trans_high(high_with_low, pyr_A, fake_B_low))
+
+
+    def with_trunks_in(self, dtype):
+        """A copy whose two trunks (``trans_low.model``, ``trans_high.model``: the 64-channel
+        convolutions, 97% of the FLOPs) hold their weights and compute in ``dtype``, e.g.
+        ``torch.bfloat16``; the pyramid, the mask blocks and the output stay in float32 (:func:`trunk`
+        casts at the trunks' borders). On a CPU with AMX a bfloat16 convolution with bfloat16 weights
+        and channels-last tensors runs several times the float32 rate, where ``torch.autocast`` casts
+        the weights on every call."""
+        net = copy.deepcopy(self)
+        net.trans_low.model.to(dtype)
+        net.trans_high.model.to(dtype)
+        return net
+
+    def runs_in_rows(self, x, rows=ROWS_PIXELS):
+        """Whether :meth:`forward` takes :meth:`forward_rows`: inference (no autograd, no tracing, not
+        the meta device on which FLOPs are counted: the count is the whole-image one) on an
+        image whose sides divide by ``2 ** num_high`` and whose full-resolution level spans more than
+        two strips."""
+        unit = 2 ** self.lap_pyramid.num_high
+        return (not torch.is_grad_enabled() and not torch.jit.is_tracing() and x.device.type != 'meta'
+                and x.shape[2] % unit == 0
+                and x.shape[3] % unit == 0 and x.shape[2] * x.shape[3] > 2 * rows)
+
+    def forward_rows(self, x, pixels=ROWS_PIXELS, band_pixels=BAND_PIXELS):
+        """:meth:`forward` for inference on large images: the same operations on the same values, but
+        the two finest levels (decomposition, mask, translation and reconstruction fused per level) are
+        computed a strip of rows at a time, so that the 3- and 16-channel full-resolution
+        intermediates never leave the cache. Equal to :meth:`forward` within float rounding
+        (tests/pytorch_lptn/test_model.py)."""
+        pyr, th, n = self.lap_pyramid, self.trans_high, self.lap_pyramid.num_high
+        downs = [x]                                                     # [x, x/2, ..., low]
+        for _ in range(n):
+            d = downs[-1]
+            downs.append(pyr.downsample_rows(d, max(2, pixels // d.shape[3]) // 2) if d.shape[2] * d.shape[3] > 2 * pixels
+                         else pyr.downsample(d))
+        low, coarse = downs[-1], downs[-2]
+        fake_low = self.trans_low(low)
+        high = coarse - pyr.upsample(low)
+        size = coarse.shape[2:]
+        mask = in_bands(th.model, torch.cat([high, F.interpolate(low, size=size), F.interpolate(fake_low, size=size)], 1),
+                        band_pixels)
+        result, mask = th.level_step(0, high, F.interpolate(mask, size=size))
+        image = pyr.upsample(fake_low) + result
+        for i in range(1, n):
+            level = downs[-2 - i]
+            rows = max(2, (pixels // level.shape[3]) & ~1)
+            image, mask = pyr.level_rows(level, downs[-1 - i], image, mask, functools.partial(th.level_step, i),
+                                         rows, keep_mask=i < n - 1)
+        return image
 
 
 class LPTNPaper(LPTN):
