@@ -19,10 +19,18 @@ Y of BT.601 unrounded, crop = scale for SR; RGB, crop 0 for LPTN, as its bench s
 each figure says which. The crops are fixed here, so the same checkpoints give the same bytes (PNG from
 ``common.imgio``: no timestamp, no metadata).
 
+Beside the PNGs it writes ``figures.json``: each PNG's SHA-256 and panel PSNRs, and the ``created``
+stamp of every bench record whose checkpoint it used; and it renders the root README's pictures block
+from that manifest. :func:`stale` (run by ``make test``, tests/tools/test_figures.py) says what no
+longer matches: a PNG changed by hand, a bench re-run since (its record's stamp moved: ``make
+figures`` again), or a README block not rendered from the manifest.
+
 A missing checkpoint is one ``error:`` line naming the model and the command that makes it, exit code 2.
 Nothing is written unless all three figures were made; they are written at the end, each atomically
 (``common.fileio``). This module imports no framework.
 """
+import hashlib
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -30,16 +38,19 @@ from pathlib import Path
 from common import paths
 from common.cli import FlagParser, run_cli
 from common.evaluate import pair_folders
+from common import records
 from common.fileio import atomic_write_bytes
+from common.records import atomic_write_text
 from common.imgio import encode_image, read_image
 from common.imresize import imresize
 from common.metrics import evaluate_pairs, protocol
 from common.sample_data import ensure_sample_data
 from common.visual import compose
 from tools import zoo
+from tools.registry import REGISTRY
 
 __all__ = ['SET5_IMAGE', 'SET5_BOX', 'SET5_ZOOM', 'LPTN_IMAGE', 'LPTN_BOX', 'LPTN_ZOOM', 'LPTN_PROTOCOL', 'SR_FIGURES',
-           'LPTN_FIGURE', 'FIGURES', 'main', 'render']
+           'LPTN_FIGURE', 'FIGURES', 'MANIFEST', 'main', 'render', 'manifest', 'readme_block', 'stale']
 
 DEFAULT_OUT = paths.REPO_ROOT / 'docs' / 'figures'
 
@@ -60,6 +71,13 @@ SR_FIGURES = (('set5_x2.png', 2, (('SRCNN', 'srcnn'), ('RCAN', 'rcan'), ('BSRN',
 # (file, ((panel label, bench checkpoint label), ...)); the input first and the target last
 LPTN_FIGURE = ('lptn.png', (('unpaired', 'lptn (unpaired)'), ('paired', 'lptn (paired)')))
 FIGURES = tuple(f[0] for f in SR_FIGURES) + (LPTN_FIGURE[0],)
+MANIFEST = 'figures.json'
+MODELS_SHOWN = ('srcnn', 'rdn', 'rcan', 'bsrn', 'lptn')          # registry names of the benches the figures use
+README = paths.REPO_ROOT / 'README.md'
+README_MARKERS = ('<!-- figures:begin -->', '<!-- figures:end -->')
+CAPTIONS = {'set5_x2.png': 'Set5 x2 (the authors\' LR), one crop of butterfly: bicubic | SRCNN | RCAN | BSRN | HR',
+            'set5_x4.png': 'Set5 x4 (the authors\' LR), the same crop: bicubic | RDN | BSRN | HR',
+            'lptn.png': 'LPTN on a held-out FiveK-layout sample photo: input | unpaired | paired | target'}
 
 
 def find_checkpoints(outputs):
@@ -152,6 +170,69 @@ def render(outputs, say=print):
     return figures
 
 
+def record_stamps(root=paths.REPO_ROOT):
+    """{registry name: {'record', 'created', 'git_commit'}} of the bench records the figures depend on."""
+    out = {}
+    for name in MODELS_SHOWN:
+        rel = REGISTRY[name].record
+        rec = json.loads((Path(root) / rel).read_text(encoding='utf-8'))
+        out[name] = {'record': rel, 'created': rec['created'], 'git_commit': rec.get('git_commit')}
+    return out
+
+
+def manifest(figures, blobs, root=paths.REPO_ROOT):
+    """The ``figures.json`` of rendered figures ({file: (image, labels)}) and their PNG bytes."""
+    return {'command': 'make figures', 'records': record_stamps(root),
+            'figures': {file: {'sha256': hashlib.sha256(blobs[file]).hexdigest(),
+                               'size': [int(img.shape[1]), int(img.shape[0])],
+                               'panels': [[label, psnr] for label, psnr in labels]}
+                        for file, (img, labels) in figures.items()}}
+
+
+def readme_block(man, folder='docs/figures'):
+    """The root README's pictures block, rendered from the manifest (the PSNRs are its figures')."""
+    lines = []
+    for file in FIGURES:
+        entry = man['figures'][file]
+        panels = '; '.join(f'{label} {psnr:.2f} dB' for label, psnr in entry['panels'] if psnr is not None)
+        lines += [f'![{CAPTIONS[file]}]({folder}/{file})', '',
+                  f'{CAPTIONS[file]}. Whole-image PSNR: {panels}.', '']
+    stamps = ', '.join(f"{name} {s['created']}" for name, s in man['records'].items())
+    lines.append(f'Rendered by `make figures` from the checkpoints of the bench runs recorded at: {stamps} '
+                 f'(`docs/figures/{MANIFEST}`; `make test` fails when a record or a picture has moved since).')
+    return '\n'.join(lines) + '\n'
+
+
+def stale(root=paths.REPO_ROOT, folder=DEFAULT_OUT):
+    """What no longer matches between the committed pictures, their manifest, the records and the README
+    (an empty list when nothing)."""
+    root, folder = Path(root), Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        return [f'{path}: no manifest (run make figures)']
+    man = json.loads(path.read_text(encoding='utf-8'))
+    problems = []
+    for file in FIGURES:
+        png = folder / file
+        if not png.is_file() or file not in man['figures']:
+            problems.append(f'{png}: missing (run make figures)')
+        elif hashlib.sha256(png.read_bytes()).hexdigest() != man['figures'][file]['sha256']:
+            problems.append(f'{png}: its bytes are not the ones make figures wrote (run make figures)')
+    for name, now in record_stamps(root).items():
+        then = man['records'].get(name, {}).get('created')
+        if then != now['created']:
+            problems.append(f"{now['record']} was made at {now['created']}, the figures from the run recorded at "
+                            f"{then}: run make figures with that bench's checkpoints")
+    try:
+        text = (root / 'README.md').read_text(encoding='utf-8')
+        if records.replace_between_markers(text, readme_block(man), where='README.md', markers=README_MARKERS) != text:
+            problems.append('README.md: the pictures block is not rendered from docs/figures/figures.json '
+                            '(run make figures)')
+    except ValueError as err:
+        problems.append(str(err))
+    return problems
+
+
 def _main(argv):
     parser = FlagParser(prog='python -m tools.figures', description=(
         "Render the zoo's figures from the benches' checkpoints (those python -m tools.zoo list names): "
@@ -170,12 +251,18 @@ def _main(argv):
         raise ValueError(f'--out={args.out}: a file, not a folder')
     figures = render(args.outputs.resolve())
     data = {file: encode_image(img, '.png', name=str(args.out / file)) for file, (img, _) in figures.items()}
+    man = manifest(figures, data)
     for file, blob in data.items():                 # all three made: now write them
         atomic_write_bytes(args.out / file, blob)
         img, labels = figures[file]
         print(f'wrote {zoo.shown(args.out / file)} ({img.shape[1]}x{img.shape[0]})')
         for label, psnr in labels:
             print(f'  {label}' + (f' (PSNR {psnr:.6f} dB)' if psnr is not None else ''))
+    atomic_write_text(args.out / MANIFEST, json.dumps(man, indent=1) + '\n')
+    print(f'wrote {zoo.shown(args.out / MANIFEST)}')
+    if args.out.resolve() == DEFAULT_OUT.resolve():
+        records.update_block(README, readme_block(man), markers=README_MARKERS)
+        print(f'regenerated the pictures block of {zoo.shown(README)}')
     return 0
 
 

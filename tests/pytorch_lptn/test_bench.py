@@ -72,3 +72,29 @@ def test_speed_rows_time_each_precision_after_its_own_yardstick(lptn, monkeypatc
     monkeypatch.setattr(lptn.bench, 'cpu_has_native_bf16', lambda: False)
     rows, sticks, skipped = lptn.bench.speed_rows(net_g, [('a', img, img)])
     assert set(rows) == {'tiny_fp32'} and 'no native bfloat16' in skipped     # an emulated bf16 is not timed
+
+
+def test_profile_tool_times_both_formulations_and_renders_the_readme_block(lptn, tmp_path, monkeypatch):
+    """profile_lptn.py on a small size (its record, the rendered block); and the README's block is the
+    rendering of the committed record."""
+    import importlib
+    import json
+
+    from common import paths
+    prof = importlib.import_module('profile_lptn')
+    rec = json.loads((paths.REPO_ROOT / 'results' / 'lptn_profile.json').read_text())
+    text = prof.README.read_text()
+    assert records.replace_between_markers(text, prof.render(rec), markers=prof.MARKERS) == text, \
+        'pytorch/lptn/README.md: the profile block is stale: python pytorch/lptn/profile_lptn.py --render_only'
+    monkeypatch.setattr(prof, 'SIZES', {'64x48': (48, 64)})
+    monkeypatch.setattr(prof, 'TRAIN_CROP', 32)
+    monkeypatch.setattr(prof, 'TRAIN_BATCH', 2)
+    readme = tmp_path / 'README.md'
+    readme.write_text(f'x\n{prof.MARKERS[0]}\n{prof.MARKERS[1]}\n')
+    assert prof.main(['--out', str(tmp_path / 'p.json'), '--repeats', '1', '--train_iters', '1',
+                      '--readme', str(readme)]) == 0
+    out = json.loads((tmp_path / 'p.json').read_text())
+    assert out['inference']['64x48']['max_abs_diff'] < 1e-5               # the two formulations agree
+    assert set(out['training']) == {'before (reference formulation, 1 thread)', 'after, 1 thread',
+                                    f"after, {out['config']['threads']} threads"}
+    assert '| 64x48 | 64-channel 3x3 convolutions (trunks) |' in readme.read_text()

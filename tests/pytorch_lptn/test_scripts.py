@@ -85,6 +85,45 @@ def test_test_speed_follows_the_reference_protocol(lptn, tiny_fivek, generator_f
         lptn.test_speed.main(argv + ['val.fix_img_size=[64]'])
 
 
+def test_bf16_inference_is_within_0_1_db_of_fp32(lptn, tiny_fivek, generator_file, tmp_path):
+    """test.py --amp=bf16 (the trunks in bfloat16 weights; emulated where the CPU has no bfloat16, slow but
+    correct): the PSNR of every test image within 0.1 dB of fp32's, the pixels close to fp32's."""
+    overrides = ['num_gpu=0', f'path.pretrain_network_g={generator_file}', 'val.save_img=false',
+                 f"datasets.test.dataroot_gt={tiny_fivek.root / 'FiveK_test_target.lmdb'}",
+                 f"datasets.test.dataroot_lq={tiny_fivek.root / 'FiveK_test_source.lmdb'}"]
+    opt = lptn.options.parse(str(TEST_YML), 'test', overrides, root=tmp_path)
+    runs = {amp: lptn.test.run(opt, tile=0, amp=amp)['FiveK_val']['per_image'] for amp in ('fp32', 'bf16')}
+    for a, b in zip(runs['fp32'], runs['bf16']):
+        assert a['name'] == b['name'] and abs(a['psnr'] - b['psnr']) <= 0.1
+    net = lptn.LPTN_arch.LPTN()
+    lptn.models.load_generator_state(net, generator_file)
+    x = torch.rand(1, 3, 48, 56)
+    fp32 = lptn.lptn_test_model.LPTNTestModel({}, torch.device('cpu'), net_g=net).test(x)
+    bf16_model = lptn.lptn_test_model.LPTNTestModel({}, torch.device('cpu'), net_g=net, precision='bf16')
+    assert bf16_model.net_g is not net and next(net.parameters()).dtype == torch.float32     # a copy
+    assert bf16_model.net_g.trans_high.model[0].weight.dtype == torch.bfloat16
+    assert 10 * torch.log10(1 / ((bf16_model.test(x) - fp32) ** 2).mean()) > 40
+
+
+def test_amp_auto_keeps_fp32_on_a_cpu_without_native_bf16(lptn, tiny_fivek, generator_file, tmp_path, capsys,
+                                                            monkeypatch):
+    argv = ['-opt', str(SPEED_YML), '--root', str(tmp_path), '--amp=auto', '--force_yml', 'num_gpu=0',
+            'val.num_img=1', 'val.times_per_img=1', 'val.fix_img_size=[32, 32]', f'path.pretrain_network_g={generator_file}',
+            f"datasets.test.dataroot_gt={tiny_fivek.root / 'FiveK_test_target.lmdb'}",
+            f"datasets.test.dataroot_lq={tiny_fivek.root / 'FiveK_test_source.lmdb'}"]
+    monkeypatch.setattr(lptn.precision, 'cpu_has_native_bf16', lambda: False)
+    assert lptn.precision.resolve_inference('auto', 'cpu') == 'fp32'
+    lptn.test_speed.main(argv)
+    out = capsys.readouterr().out
+    assert 'precision: fp32 (auto: this CPU has no native bfloat16' in out and '(32x32, fp32) duration' in out
+    monkeypatch.setattr(lptn.precision, 'cpu_has_native_bf16', lambda: True)
+    lptn.test_speed.main(argv)
+    assert '(32x32, bf16) duration' in capsys.readouterr().out
+    assert lptn.precision.resolve_inference('auto', 'cuda') == 'fp16'
+    with pytest.raises(ValueError, match='--amp=fp16: float16 inference needs CUDA or an NPU'):
+        lptn.precision.resolve_inference('fp16', 'cpu')
+
+
 def test_onnx_export_matches_pytorch(lptn, generator_file, tmp_path):
     net = lptn.LPTN_arch.LPTN()
     lptn.models.load_generator_state(net, generator_file)

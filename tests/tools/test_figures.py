@@ -122,7 +122,7 @@ def _printed_labels(stdout, file):
 
 def test_the_three_pngs_have_the_panel_layout(rendered):
     first, stdout, _, _ = rendered
-    assert sorted(p.name for p in first.iterdir()) == sorted(figures.FIGURES)
+    assert sorted(p.name for p in first.iterdir()) == sorted(figures.FIGURES + (figures.MANIFEST,))
     assert figures.FIGURES == ('set5_x2.png', 'set5_x4.png', 'lptn.png')
     for file, n in (('set5_x2.png', 5), ('set5_x4.png', 4), ('lptn.png', 4)):
         names, _, (_, _, size), zoom = _layout(file)
@@ -191,3 +191,34 @@ def test_a_missing_checkpoint_is_one_line_and_nothing_is_written(tmp_path):
 def test_help():
     done = run([PY, '-m', 'tools.figures', '--help'])
     assert done.returncode == 0 and '--outputs' in done.stdout and 'set5_x2.png' in done.stdout
+
+
+def test_the_manifest_tells_a_stale_picture_record_or_readme(rendered, tmp_path):
+    """figures.json holds each PNG's hash and the stamps of the records whose checkpoints made it; stale()
+    names a PNG changed by hand, a bench re-run since (its record's 'created' moved) and a README block
+    not rendered from the manifest."""
+    first, _, _, _ = rendered
+    man = json.loads((first / figures.MANIFEST).read_text())
+    assert set(man['figures']) == set(figures.FIGURES) and set(man['records']) == set(figures.MODELS_SHOWN)
+    root = tmp_path / 'repo'
+    for name in figures.MODELS_SHOWN:                   # the records the stamps were taken from
+        rel = figures.REGISTRY[name].record
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(paths.REPO_ROOT / rel, root / rel)
+    folder = root / 'docs' / 'figures'
+    shutil.copytree(first, folder)
+    block = figures.readme_block(man)
+    assert all(f'(docs/figures/{f})' in block for f in figures.FIGURES)
+    assert f"{man['figures']['set5_x2.png']['panels'][1][1]:.2f} dB" in block      # SRCNN's PSNR, from the manifest
+    (root / 'README.md').write_text(f'# zoo\n\n{figures.README_MARKERS[0]}\n{block}{figures.README_MARKERS[1]}\n')
+    assert figures.stale(root, folder) == []
+    png = folder / 'lptn.png'
+    png.write_bytes(png.read_bytes() + b'\0')
+    rec = root / figures.REGISTRY['rcan'].record
+    rec.write_text(rec.read_text().replace(man['records']['rcan']['created'], '2030-01-01T00:00:00Z'))
+    (root / 'README.md').write_text((root / 'README.md').read_text().replace('dB', 'db', 1))
+    problems = figures.stale(root, folder)
+    assert len(problems) == 3
+    assert 'lptn.png: its bytes are not the ones make figures wrote' in problems[0]
+    assert 'rcan_bench.json was made at 2030-01-01T00:00:00Z' in problems[1] and 'run make figures' in problems[1]
+    assert 'README.md: the pictures block is not rendered' in problems[2]
