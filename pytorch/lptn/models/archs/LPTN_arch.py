@@ -134,7 +134,8 @@ class Lap_Pyramid_Conv(nn.Module):
         ``upsample(below) + step(level - upsample(down), nearest(mask))`` where ``down`` is
         :meth:`downsample` of ``level``, ``below`` the translated image one level down and ``mask``
         that level's mask (half this level's size); ``step`` maps ``(high-frequency strip, its mask
-        strip)`` to ``(translated strip, the mask strip the next level interpolates)``. Every intermediate is a strip that stays in the cache.
+        strip)`` to ``(translated strip, the mask strip the next level interpolates)``. Every
+        intermediate is a strip that stays in the cache.
 
         Returns:
             tuple: The translated level, and its mask when ``keep_mask`` (else None).
@@ -146,7 +147,6 @@ class Lap_Pyramid_Conv(nn.Module):
         for a in range(0, h, rows):
             b = min(a + rows, h)
             high = level[:, :, a:b] - self.upsample_rows(pd, a // 2, b // 2)
-            # nearest upsampling is 4x faster on NCHW memory than on channels-last (3 channels)
             result, next_mask = step(high, F.interpolate(mask[:, :, a // 2:b // 2], size=(b - a, w)))
             out[:, :, a:b] = self.upsample_rows(pb, a // 2, b // 2).add_(result)
             if keep_mask:
@@ -370,14 +370,14 @@ class LPTN(nn.Module):
         downs = [x]                                                     # [x, x/2, ..., low]
         for _ in range(n):
             d = downs[-1]
-            downs.append(pyr.downsample_rows(d, max(2, pixels // d.shape[3]) // 2) if d.shape[2] * d.shape[3] > 2 * pixels
-                         else pyr.downsample(d))
+            large = d.shape[2] * d.shape[3] > 2 * pixels
+            downs.append(pyr.downsample_rows(d, max(2, pixels // d.shape[3]) // 2) if large else pyr.downsample(d))
         low, coarse = downs[-1], downs[-2]
         fake_low = self.trans_low(low)
         high = coarse - pyr.upsample(low)
         size = coarse.shape[2:]
-        mask = in_bands(th.model, torch.cat([high, F.interpolate(low, size=size), F.interpolate(fake_low, size=size)], 1),
-                        band_pixels)
+        trunk_input = torch.cat([high, F.interpolate(low, size=size), F.interpolate(fake_low, size=size)], 1)
+        mask = in_bands(th.model, trunk_input, band_pixels)
         result, mask = th.level_step(0, high, F.interpolate(mask, size=size))
         image = pyr.upsample(fake_low) + result
         for i in range(1, n):
