@@ -212,7 +212,8 @@ def _bench_cells(rec, method, key):
             continue
         psnr, text = ev['mean']['psnr'], f"{ev['mean']['psnr']:.2f}"
         base = records.find_evaluation(rec, ev['dataset'], ev['scale'], base_method)
-        other = seed2.get('method') and records.find_evaluation(rec, ev['dataset'], ev['scale'], seed2['method'])
+        other = (seed2.get('method') and method == seed2.get('of', rec['model'])      # the row the seed repeats
+                 and records.find_evaluation(rec, ev['dataset'], ev['scale'], seed2['method']))
         if base is not None:
             text += f" vs {base_method} {base['mean']['psnr']:.2f} ({psnr - base['mean']['psnr']:+.2f})"
             if other:

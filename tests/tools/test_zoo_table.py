@@ -89,6 +89,25 @@ def test_a_second_seed_and_a_missing_record(tmp_path):
     assert '- LPTN: command' not in block and '- RDN: command `make bench MODEL=rdn`' in block
 
 
+def test_lptns_second_seed_goes_with_the_unpaired_row_only(tmp_path):
+    _copy_records(tmp_path)
+
+    def lptn(rec):
+        rec['second_seed'] = {'seed': 11, 'method': 'LPTN (unpaired_seed2)', 'of': 'LPTN (unpaired)',
+                              'train_seconds': 824.0, 'steps': 1300}
+        if not records.find_evaluation(rec, 'FiveK sample test', 1, 'LPTN (unpaired_seed2)'):
+            ev = records.find_evaluation(rec, 'FiveK sample test', 1, 'LPTN (unpaired)')
+            rec['evaluations'].append(dict(ev, method='LPTN (unpaired_seed2)', mean=dict(ev['mean'], psnr=21.04)))
+
+    _edit(tmp_path, 'lptn', lptn)
+    recs = zoo_table.load_records(tmp_path)
+    block = zoo_table.render(recs)
+    base = records.find_evaluation(recs['lptn'], 'FiveK sample test', 1, 'identity')['mean']['psnr']
+    seed2 = records.find_evaluation(recs['lptn'], 'FiveK sample test', 1, 'LPTN (unpaired_seed2)')['mean']['psnr']
+    assert f'; seed 11: {seed2 - base:+.2f} |' in _row(block, 'LPTN unpaired')
+    assert 'seed 11' not in _row(block, 'LPTN paired')
+
+
 def test_every_model_has_rows_and_the_records_scales():
     recs = zoo_table.load_records()
     block = zoo_table.render(recs)
