@@ -1,6 +1,6 @@
 """Networks: the pyramid's exact round trip, the fast pyramid and network against the reference's formulas,
 shapes, parameter counts, the reference's key names, devices."""
-import copy
+import importlib
 
 import pytest
 import torch
@@ -8,31 +8,14 @@ from torch.nn import functional as F
 
 
 def reference_pyramid(lptn):
-    """The reference's pyramid operations as it writes them: blur the whole image and drop every second
-    pixel; insert a zero after every pixel and blur the 4x larger image with 4x the kernel."""
-    class Reference(lptn.LPTN_arch.Lap_Pyramid_Conv):
-        def downsample(self, x):
-            return self.conv_gauss(x, self._kernel(x))[:, :, ::2, ::2]
-
-        def upsample(self, x):
-            n, c, h, w = x.shape
-            up = torch.zeros(n, c, 2 * h, 2 * w, dtype=x.dtype)
-            up[:, :, ::2, ::2] = x
-            return self.conv_gauss(up, 4 * self._kernel(x))
-    return Reference
+    """The reference's pyramid operations as it writes them (profile_lptn.py's, the one "before")."""
+    return importlib.import_module('profile_lptn').ReferencePyramid
 
 
 def reference_network(lptn, net):
-    """``net`` with the reference's pyramid, out-of-place activations and sums (the mask blocks run whole
-    under autograd, and the test compares NCHW inputs with the network's channels-last computation)."""
-    ref = copy.deepcopy(net)
-    ref.lap_pyramid.__class__ = reference_pyramid(lptn)
-    for m in ref.modules():
-        if isinstance(m, torch.nn.LeakyReLU):
-            m.inplace = False
-        if isinstance(m, lptn.LPTN_arch.ResidualBlock):
-            m.forward = lambda x, block=m.block: x + block(x)
-    return ref
+    """``net``'s weights in the reference's formulation: its pyramid, NCHW whole images, out-of-place
+    activations and sums, PyTorch's InstanceNorm (profile_lptn.reference_of, the profile's "before")."""
+    return importlib.import_module('profile_lptn').reference_of(net)
 
 
 @pytest.mark.parametrize('size', [(64, 64), (67, 91), (17, 9), (3, 4)])

@@ -48,6 +48,12 @@ def upsample_phases(channels=3):
     return weight.reshape(4 * channels, channels, 3, 3)
 
 
+def empty_channels_last(shape, like):
+    """An uninitialised channels-last tensor of ``shape`` with ``like``'s dtype and device (the strip
+    paths write it strip by strip)."""
+    return torch.empty(shape, dtype=like.dtype, device=like.device, memory_format=torch.channels_last)
+
+
 ROWS_PIXELS = 1 << 15          # pixels of one strip in the inference path (a 16-channel strip: 2 MB)
 BAND_PIXELS = 1 << 17          # pixels of one band of the 64-channel trunk in the inference path
 
@@ -57,8 +63,8 @@ class Lap_Pyramid_Conv(nn.Module):
 
     The reference's operations, computed without the work they throw away: the blur and the
     decimation are one stride-2 depthwise convolution (only the kept pixels are filtered), and the
-    zero-insertion upsampling with its 5x5 filter is four 3x3 phases and a pixel shuffle (the taps
-    that would multiply inserted zeros are never applied). The reference's reflect padding of the
+    zero-insertion upsampling with its 5x5 filter is four 3x3 phases interleaved by a reshape (the
+    taps that would multiply inserted zeros are never applied). The reference's reflect padding of the
     zero-inserted image is, on the small image, a reflected row and column before the first and a
     repeated one after the last. Both equal the reference's formulas (:meth:`conv_gauss` on the
     zero-inserted image) to the last bit on the sizes tested (tests/pytorch_lptn/test_model.py).
@@ -115,8 +121,7 @@ class Lap_Pyramid_Conv(nn.Module):
             part = F.conv2d(F.pad(strip, (2, 2, max(-lo, 0), max(hi - h, 0)), mode='reflect'), kernel,
                             stride=2, groups=x.shape[1])
             if out is None:
-                out = torch.empty(part.shape[:2] + ((h + 1) // 2, part.shape[3]), dtype=part.dtype,
-                                  device=part.device, memory_format=torch.channels_last)
+                out = empty_channels_last(part.shape[:2] + ((h + 1) // 2, part.shape[3]), part)
             out[:, :, j0:j1] = part
         return out
 
@@ -151,8 +156,7 @@ class Lap_Pyramid_Conv(nn.Module):
             out[:, :, a:b] = self.upsample_rows(pb, a // 2, b // 2).add_(result)
             if keep_mask:
                 if mask_out is None:
-                    mask_out = torch.empty(next_mask.shape[:2] + (h, w), dtype=next_mask.dtype,
-                                           device=next_mask.device, memory_format=torch.channels_last)
+                    mask_out = empty_channels_last(next_mask.shape[:2] + (h, w), next_mask)
                 mask_out[:, :, a:b] = next_mask
         return out, mask_out
 
@@ -205,8 +209,7 @@ def in_bands(model, x, pixels=BAND_PIXELS):
         lo, hi = max(0, a - halo), min(h, b + halo)
         part = trunk(model, x[:, :, lo:hi])[:, :, a - lo:b - lo]
         if out is None:
-            out = torch.empty(part.shape[:2] + (h, w), dtype=part.dtype, device=part.device,
-                              memory_format=torch.channels_last)
+            out = empty_channels_last(part.shape[:2] + (h, w), part)
         out[:, :, a:b] = part
     return out
 
