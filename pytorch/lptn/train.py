@@ -128,9 +128,10 @@ def _archive(exp_root):
     return target
 
 
-def _save_network(state_dict, path):
+def _save_network(state_dict, path, ema=None):
+    """BasicSR's generator file: ``{'params': ...}``, and ``'params_ema'`` when a moving average is kept."""
     buf = io.BytesIO()
-    torch.save({'params': state_dict}, buf)
+    torch.save({'params': state_dict} if ema is None else {'params': state_dict, 'params_ema': ema}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -313,15 +314,26 @@ class Iterations(lifecycle.Recipe):
         final = self.validate(training)
         self.save(training)
         if training.main:
-            _save_network(_to_cpu(self.model.net_g.state_dict()), Path(self.opt['path']['models']) / 'net_g_latest.pth')
+            _save_network(_to_cpu(self.model.net_g.state_dict()), Path(self.opt['path']['models']) / 'net_g_latest.pth',
+                          self._ema_state())
         return final
+
+    def _ema_state(self):
+        ema = self.model.net_g_ema
+        return None if ema is None else _to_cpu(ema.state_dict())
 
     def validate(self, training):
         if not training.main:                   # rank 0 validates (the reference's nondist_validation)
             return None
         result = nondist_validation(self.model, self.val_loader, self.opt, training.global_step,
                                     self.opt['val']['save_img'], self.opt['path']['visualization'], self.tb)
-        self.val_history.append({'iter': training.global_step, 'psnr': result['psnr'], 'ssim': result['ssim']})
+        row = {'iter': training.global_step, 'psnr': result['psnr'], 'ssim': result['ssim']}
+        if self.model.net_g_ema is not None:    # the moving average too, labelled (no strips: they would collide)
+            ema = nondist_validation(_EMA(self.model), self.val_loader, self.opt, training.global_step, False,
+                                     self.opt['path']['visualization'], self.tb, tag='ema')
+            row.update(psnr_ema=ema['psnr'], ssim_ema=ema['ssim'])
+            result['ema'] = ema
+        self.val_history.append(row)
         return result
 
     def save(self, training):
@@ -330,12 +342,23 @@ class Iterations(lifecycle.Recipe):
         for name, net in self.model.networks().items():
             if net is not None:
                 _save_network(_to_cpu(net.state_dict()),
-                              Path(self.opt['path']['models']) / f'{name}_{training.global_step}.pth')
+                              Path(self.opt['path']['models']) / f'{name}_{training.global_step}.pth',
+                              self._ema_state() if name == 'net_g' else None)
         training.save({'format': 'srzoo.lptn.train/1', 'model': self.model.state_dict(), 'epoch': training.epoch,
                        'iter': training.global_step, 'step_in_epoch': training.in_epoch, 'rng': capture_rng(),
                        'train_seconds': training.train_seconds(), 'val_history': self.val_history,
                        'log_history': self.log_history})
         self.logger.info('Saving models and training states.')
+
+
+class _EMA:
+    """The moving average of an LPTNModel's generator, as something :func:`nondist_validation` tests."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def test(self, lq):
+        return self.model.test(lq, ema=True)
 
 
 def _summary(args, training, iterations, final):

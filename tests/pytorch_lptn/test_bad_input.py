@@ -63,6 +63,16 @@ def test_a_generator_file_of_which_nothing_matches_stops_in_one_line(lptn, tiny_
     assert not (tmp_path / 'out').exists()
 
 
+def test_a_param_key_the_file_lacks_or_the_options_refuse_stops_in_one_line(lptn, tiny_fivek, numhigh3, tmp_path,
+                                                                             capsys):
+    argv = ['-opt', str(TEST_YML), '--root', str(tmp_path / 'out'), '--force_yml', *_test_overrides(tiny_fivek, numhigh3)]
+    line = _refused(lptn, capsys, lptn.test.main, argv + ['path.param_key_g=params_ema'])
+    assert line == f"error: {numhigh3}: has no 'params_ema' entry (path.param_key_g); it holds params"
+    line = _refused(lptn, capsys, lptn.test.main, argv + ['path.param_key_g=ema'])
+    assert line == f"error: {TEST_YML}: key 'path.param_key_g' must be params or params_ema, got 'ema'"
+    assert not (tmp_path / 'out').exists()
+
+
 def test_a_source_without_a_target_is_refused_not_dropped(lptn, tiny_fivek, numhigh3, tmp_path, capsys):
     lq, gt = tmp_path / 'A', tmp_path / 'B'
     shutil.copytree(tiny_fivek.root / 'FiveK_480p' / 'test' / 'A', lq)

@@ -142,6 +142,20 @@ def test_a_basicsr_params_file_with_the_alias_keys_loads(lptn, tmp_path):
         lptn.models.load_generator_state(net, tmp_path / 'other.pth', strict=False)
 
 
+def test_param_key_picks_the_moving_average_of_a_basicsr_file(lptn, tmp_path):
+    """path.param_key_g (BasicSR's): params_ema loads the moving average a training with train.ema_decay
+    saves beside params; the default loads params; a file without the entry asked for is one line."""
+    raw, ema = lptn.LPTN_arch.LPTN(), lptn.LPTN_arch.LPTN()
+    torch.save({'params': raw.state_dict(), 'params_ema': ema.state_dict()}, tmp_path / 'both.pth')
+    torch.save({'params': raw.state_dict()}, tmp_path / 'raw.pth')
+    for key, source in ((None, raw), ('params', raw), ('params_ema', ema)):
+        net = lptn.LPTN_arch.LPTN()
+        lptn.models.load_generator_state(net, tmp_path / 'both.pth', param_key=key)
+        assert all(torch.equal(v, source.state_dict()[k]) for k, v in net.state_dict().items()), key
+    with pytest.raises(ValueError, match=r"raw.pth: has no 'params_ema' entry \(path.param_key_g\); it holds params$"):
+        lptn.models.load_generator_state(lptn.LPTN_arch.LPTN(), tmp_path / 'raw.pth', param_key='params_ema')
+
+
 def test_discriminator_scores_any_size(lptn):
     d = lptn.discriminator_arch.Discriminator()
     assert d(torch.rand(3, 3, 40, 56)).shape == (3, 1, 1, 1)

@@ -55,6 +55,25 @@ def test_the_paired_mode_lowers_its_loss_without_a_critic(lptn, tiny_fivek):
     assert losses[-1] < 0.5 * losses[0]
 
 
+def test_the_moving_average_is_basicsrs_and_off_by_default(lptn, tiny_fivek):
+    """train.ema_decay: after each iteration ema = d * ema + (1 - d) * net_g (from the initial weights);
+    0, the reference's behaviour, keeps none."""
+    assert lptn.lptn_model.LPTNModel(_opt(lptn, tiny_fivek.root), torch.device('cpu'), 'fp32').net_g_ema is None
+    model = lptn.lptn_model.LPTNModel(_opt(lptn, tiny_fivek.root, 'train.ema_decay=0.75'), torch.device('cpu'), 'fp32',
+                                      init_seed=0)
+    expected = {k: v.clone() for k, v in model.net_g.state_dict().items()}
+    batch = {'lq': torch.rand(2, 3, 32, 32), 'ref': torch.rand(2, 3, 32, 32)}
+    for it in range(1, 4):
+        model.optimize_parameters(batch, it)
+        expected = {k: v * 0.75 + model.net_g.state_dict()[k] * 0.25 for k, v in expected.items()}
+    ema = model.net_g_ema.state_dict()
+    for key, value in expected.items():
+        torch.testing.assert_close(ema[key], value, rtol=1e-6, atol=1e-7)
+    assert any(not torch.equal(ema[k], v) for k, v in model.net_g.state_dict().items())
+    lq = torch.rand(1, 3, 32, 32)
+    assert torch.equal(model.test(lq, ema=True), model.net_g_ema(lq)) and not model.net_g_ema.training
+
+
 def run_main(lptn, argv):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -86,7 +105,8 @@ def test_train_writes_the_reference_layout_and_resumes(lptn, tiny_fivek, tmp_pat
 
 def _cmd(root, out, *extra):
     return [sys.executable, '-u', str(TRAIN_PY), '-opt', str(TRAIN_YML), '--root', str(out), '--force_yml',
-            *fast_overrides(root, iters=8), 'logger.save_checkpoint_freq=2', 'manual_seed=3', *extra]
+            *fast_overrides(root, iters=8), 'logger.save_checkpoint_freq=2', 'manual_seed=3', 'train.ema_decay=0.9',
+            *extra]
 
 
 def _final_state(out):
@@ -95,7 +115,8 @@ def _final_state(out):
 
 def test_sigkill_then_resume_equals_the_uninterrupted_run(tiny_fivek, tmp_path):
     """A real SIGKILL after the iteration-4 checkpoint of a run loading data in a DataLoader worker; the
-    resumed run ends with exactly the weights, Adam moments and schedules of a run never interrupted."""
+    resumed run ends with exactly the weights (the generator's moving average too), Adam moments and
+    schedules of a run never interrupted."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH='')
     full = subprocess.run(_cmd(tiny_fivek.root, tmp_path / 'full'), env=env, capture_output=True, text=True, timeout=300)
     assert full.returncode == 0, full.stderr[-2000:]
@@ -115,7 +136,7 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tiny_fivek, tmp_path):
     assert 'Resuming training from epoch: 2, iter: 4' in resumed.stdout
     a, b = _final_state(tmp_path / 'full'), _final_state(tmp_path / 'killed')
     assert a['iter'] == b['iter'] == 8
-    for net in ('net_g', 'net_d'):
+    for net in ('net_g', 'net_d', 'net_g_ema'):
         for key, value in a['model'][net].items():
             assert torch.equal(value, b['model'][net][key]), (net, key)
     for oa, ob in zip(a['model']['optimizers'], b['model']['optimizers']):
@@ -123,6 +144,11 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tiny_fivek, tmp_path):
             assert torch.equal(sa['exp_avg'], sb['exp_avg']) and torch.equal(sa['exp_avg_sq'], sb['exp_avg_sq'])
     assert a['model']['schedulers'] == b['model']['schedulers']
     assert [r['l_d_real'] for r in a['log_history']] == [r['l_d_real'] for r in b['log_history']]
+    assert [r['psnr_ema'] for r in a['val_history']] == [r['psnr_ema'] for r in b['val_history']]
+    released = torch.load(tmp_path / 'killed' / 'experiments' / 'tiny' / 'models' / 'net_g_latest.pth', weights_only=True)
+    assert set(released) == {'params', 'params_ema'}
+    for key, value in a['model']['net_g_ema'].items():
+        assert torch.equal(released['params_ema'][key], value)
 
 
 @pytest.mark.parametrize('override, message', [
@@ -132,6 +158,7 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tiny_fivek, tmp_path):
     ('network_g.type=LPTNv2', r"key 'network_g.type' must be LPTN or LPTNPaper"),
     ('train.mode=paired', r"key 'datasets.train.type' must be PairedImageDataset for train.mode=paired"),
     ('val.use_flip=true', r"unknown key 'val.use_flip'"),
+    ('train.ema_decay=1', r"key 'train.ema_decay' must be in \[0, 1\) \(0: no moving average\), got 1"),
 ])
 def test_option_errors_name_the_key(lptn, tiny_fivek, override, message):
     with pytest.raises(ValueError, match=message):

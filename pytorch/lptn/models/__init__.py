@@ -6,9 +6,11 @@ from models.archs import define_network
 __all__ = ['define_network', 'load_generator_state', 'generator_state']
 
 
-def generator_state(state, path='checkpoint'):
+def generator_state(state, path='checkpoint', param_key=None):
     """The generator's state dict inside a saved file: BasicSR's ``{'params': ...}`` (or ``params_ema``),
     a bare state dict, or this port's training state (``net_g``); ``module.`` prefixes removed.
+    ``param_key`` (BasicSR's ``path.param_key_g``, e.g. 'params_ema' for the moving average a training
+    with ``train.ema_decay`` saves beside ``params``) picks one entry of such a file, and must be in it.
 
     The reference's ``Trans_high.forward`` assigns ``self.trans_mask_block = getattr(...)``, which
     registers the last mask block a second time under ``trans_high.trans_mask_block``: files saved
@@ -17,10 +19,17 @@ def generator_state(state, path='checkpoint'):
     """
     if not isinstance(state, dict):
         raise ValueError(f'{path}: expected a state dict, found a {type(state).__name__}')
-    for key in ('params', 'params_ema', 'net_g'):
-        if key in state and isinstance(state[key], dict):
-            state = state[key]
-            break
+    if param_key not in (None, 'params'):      # 'params' is the default order's first choice anyway
+        if not isinstance(state.get(param_key), dict):
+            entries = sorted(k for k, v in state.items() if isinstance(v, dict) and k in ('params', 'params_ema'))
+            raise ValueError(f"{path}: has no '{param_key}' entry (path.param_key_g); "
+                             f"it holds {' and '.join(entries) or 'a bare state dict'}")
+        state = state[param_key]
+    else:
+        for key in ('params', 'params_ema', 'net_g'):
+            if key in state and isinstance(state[key], dict):
+                state = state[key]
+                break
     state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
     alias = [k for k in state if k.startswith('trans_high.trans_mask_block.')]
     if alias:
@@ -38,7 +47,7 @@ def _names(keys, most=8):
     return ', '.join(keys[:most]) + (f' (+{len(keys) - most} more)' if len(keys) > most else '') if keys else 'none'
 
 
-def load_generator_state(net_g, path, strict=True):
+def load_generator_state(net_g, path, strict=True, param_key=None):
     """Load a generator file (see :func:`generator_state`) into ``net_g``.
 
     Args:
@@ -47,6 +56,8 @@ def load_generator_state(net_g, path, strict=True):
         strict (bool): Every key must match (``strict_load_g``); False loads the keys that match and
             reports the others, but still refuses a shape mismatch, and a file of which no key matches.
             Default: True.
+        param_key (str | None): The entry of a BasicSR file to load (``param_key_g``). Default: None
+            ('params', else 'params_ema', else 'net_g').
 
     Returns:
         str | None: With ``strict`` False and keys that did not match, the one warning line naming the
@@ -54,7 +65,7 @@ def load_generator_state(net_g, path, strict=True):
         else None.
     """
     from torchzoo.checkpoint import load_state
-    state = generator_state(load_state(path, 'path.pretrain_network_g'), path)
+    state = generator_state(load_state(path, 'path.pretrain_network_g'), path, param_key)
     own = net_g.state_dict()
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:

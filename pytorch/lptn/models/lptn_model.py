@@ -12,9 +12,14 @@ Unpaired mode (the reference, ``train.mode: unpaired``), per iteration ``current
 Paired mode (this repository's addition, ``train.mode: paired``): the generator step only, with
 ``l_g_pix = pixel_opt(G(lq), gt)`` against the target; there is no critic.
 
+Moving average (``train.ema_decay`` > 0, BasicSR's option; this repository's addition to LPTN):
+``net_g_ema`` follows the generator after every iteration, ``ema = decay * ema + (1 - decay) * net_g``
+(BasicSR's ``model_ema``); it is evaluated beside the generator and saved with it (``params_ema``).
+
 Logged keys: ``l_g_pix``, ``l_g_gan``, ``l_d_real``, ``out_d_real``, ``l_d_fake``, ``out_d_fake`` (and
 ``l_d_gp``, the penalty before its weight).
 """
+import copy
 import re
 import warnings
 from collections import OrderedDict
@@ -86,12 +91,28 @@ class LPTNModel:
         self.cri_gan = GANLoss(**gan)
         self.gp_weight = float(train['gp_opt']['loss_weight'])
         self.net_d_iters, self.net_d_init_iters = train['net_d_iters'], train['net_d_init_iters']
+        self.ema_decay = float(train.get('ema_decay', 0))
+        self.net_g_ema = None
+        if self.ema_decay > 0:                  # starts as the (possibly pretrained) generator
+            self.net_g_ema = copy.deepcopy(self.net_g).eval().requires_grad_(False)
         self.net_g.train()
         if self.net_d is not None:
             self.net_d.train()
 
     def networks(self):
         return {'net_g': self.net_g, 'net_d': self.net_d}
+
+    @torch.no_grad()
+    def update_ema(self):
+        """``ema = decay * ema + (1 - decay) * net_g`` for every weight and buffer (BasicSR's ``model_ema``)."""
+        if self.net_g_ema is None:
+            return
+        ema, raw = self.net_g_ema.state_dict(), self.net_g.state_dict()
+        for key, value in ema.items():
+            if value.is_floating_point():
+                value.mul_(self.ema_decay).add_(raw[key].to(value.dtype), alpha=1 - self.ema_decay)
+            else:
+                value.copy_(raw[key])
 
     def update_learning_rate(self):
         """One scheduler step per iteration, before it (BasicSR's order: milestone m applies from iteration m)."""
@@ -116,6 +137,7 @@ class LPTNModel:
             l_g_pix = self.cri_pix(output.float(), gt)
             self.precision.backward_step(l_g_pix, self.optimizer_g)
             log['l_g_pix'] = l_g_pix.item()
+            self.update_ema()
             return self._check(log, current_iter)
         ref = data['ref'].to(self.device, non_blocking=True)
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
@@ -147,6 +169,7 @@ class LPTNModel:
         self.precision.backward_step(l_d, self.optimizer_d)
         log.update(l_d_real=l_d_real.item(), out_d_real=real_d_pred.float().mean().item(), l_d_fake=l_d_fake.item(),
                    out_d_fake=fake_d_pred.float().mean().item(), l_d_gp=gp.item())
+        self.update_ema()
         return self._check(log, current_iter)
 
     @staticmethod
@@ -157,12 +180,15 @@ class LPTNModel:
         return log
 
     @torch.no_grad()
-    def test(self, lq):
-        """The generator's output for ``lq`` [N, 3, H, W] (eval mode, float32 result on the CPU)."""
-        self.net_g.eval()
+    def test(self, lq, ema=False):
+        """The generator's output for ``lq`` [N, 3, H, W] (eval mode, float32 result on the CPU); with
+        ``ema``, the moving average's."""
+        net = self.net_g_ema if ema else self.net_g
+        training = net.training
+        net.eval()
         with self.precision.autocast():
-            out = self.net_g(lq.to(self.device))
-        self.net_g.train()
+            out = net(lq.to(self.device))
+        net.train(training)
         return out.float().cpu()
 
     def state_dict(self):
@@ -171,10 +197,13 @@ class LPTNModel:
                 'net_d': None if self.net_d is None else self.net_d.state_dict(),
                 'optimizers': [o.state_dict() for o in self.optimizers],
                 'schedulers': [s.state_dict() for s in self.schedulers],
-                'precision': self.precision.state_dict()}
+                'precision': self.precision.state_dict(),
+                'net_g_ema': None if self.net_g_ema is None else self.net_g_ema.state_dict()}
 
     def load_state_dict(self, state):
         self.net_g.load_state_dict(state['net_g'])
+        if self.net_g_ema is not None:          # train.ema_decay is part of the run's identity: the state has it
+            self.net_g_ema.load_state_dict(state['net_g_ema'])
         if self.net_d is not None:
             self.net_d.load_state_dict(state['net_d'])
         for obj, saved in zip(self.optimizers + self.schedulers, state['optimizers'] + state['schedulers']):

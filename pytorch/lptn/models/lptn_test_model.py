@@ -54,7 +54,8 @@ class LPTNTestModel:
             path = opt['path'].get('pretrain_network_g')
             if not path:
                 raise ValueError('path.pretrain_network_g: give the generator to test (a .pth file)')
-            self.load_warning = load_generator_state(net_g, path, strict=opt['path']['strict_load_g'])
+            self.load_warning = load_generator_state(net_g, path, strict=opt['path']['strict_load_g'],
+                                                     param_key=opt['path'].get('param_key_g'))
         net_g = net_g.to(device).eval()
         if precision == 'bf16':                   # bfloat16 weights in the trunks (a copy: net_g is unchanged)
             net_g = net_g.with_trunks_in(torch.bfloat16)
@@ -83,7 +84,7 @@ class LPTNTestModel:
 
 
 def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_logger=None, tile=0, suffix=None,
-                       tile_overlap=64):
+                       tile_overlap=64, tag=None):
     """Validate ``model`` (an LPTNModel or LPTNTestModel: anything with ``predict_image`` or ``test``) on ``loader``.
 
     Args:
@@ -97,6 +98,8 @@ def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_l
         tile (int): Tile size for large images (0: whole images). Default: 0.
         tile_overlap (int): Overlap of neighbouring tiles. Default: 64.
         suffix (str | None): Name suffix of the strips in test.py. Default: None (the options' name).
+        tag (str | None): Label of the log line and the TensorBoard tags (``metrics/psnr_<tag>``), e.g.
+            'ema' for the generator's moving average. Default: None.
 
     Returns:
         dict: ``{'psnr', 'ssim', 'per_image': [...], 'protocol': {...}}``.
@@ -122,8 +125,10 @@ def nondist_validation(model, loader, opt, current_iter, save_img, out_dir, tb_l
                 write_image(folder / f'{name}_{tail}.png', np.hstack((lq_img, result, gt_img)))
     rows = evaluate_pairs(pairs, crop_border=crop, test_y_channel=y_channel)
     psnr, ssim = float(np.mean([r['psnr'] for r in rows])), float(np.mean([r['ssim'] for r in rows]))
-    logger.info(f'Validation {dataset_name} [{proto["label"]}]\n\t # psnr: {psnr:.4f}\n\t # ssim: {ssim:.4f}')
+    label = f' ({tag})' if tag else ''
+    logger.info(f'Validation {dataset_name}{label} [{proto["label"]}]\n\t # psnr: {psnr:.4f}\n\t # ssim: {ssim:.4f}')
     if tb_logger is not None and current_iter is not None:
-        tb_logger.add_scalar('metrics/psnr', psnr, current_iter)
-        tb_logger.add_scalar('metrics/ssim', ssim, current_iter)
+        tail = f'_{tag}' if tag else ''
+        tb_logger.add_scalar(f'metrics/psnr{tail}', psnr, current_iter)
+        tb_logger.add_scalar(f'metrics/ssim{tail}', ssim, current_iter)
     return {'psnr': psnr, 'ssim': ssim, 'per_image': rows, 'protocol': proto}

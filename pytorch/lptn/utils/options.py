@@ -3,8 +3,8 @@
 ``parse(path, is_train)`` reads an options file and checks it with :func:`common.config.check_config`
 against the schema of its kind (``options/train/LPTN/train_FiveK.yml``, ``options/test/LPTN/test_FiveK.yml``
 or ``test_speed_FiveK.yml``): an unknown key, a missing key or a value of the wrong type is one line
-naming the file and the dotted key. Keys this repository added (``train.mode``) may be left out of a
-file written for the reference; they take the schema's value.
+naming the file and the dotted key. Keys this repository added (``train.mode``, ``train.ema_decay``,
+``path.param_key_g``) may be left out of a file written for the reference; they take the schema's value.
 
 ``--force_yml key.sub=value`` overrides (BasicSR's flag) are parsed as YAML scalars with
 ``yaml.safe_load`` (never ``eval``/``exec``) and checked like the file.
@@ -30,7 +30,8 @@ SCHEMAS = {'train': ROOT / 'options' / 'train' / 'LPTN' / 'train_FiveK.yml',
            'test': ROOT / 'options' / 'test' / 'LPTN' / 'test_FiveK.yml',
            'speed': ROOT / 'options' / 'test' / 'LPTN' / 'test_speed_FiveK.yml'}
 # Keys that this repository added: a reference options file without them is still complete.
-OPTIONAL = {'train': {('train', 'mode'): 'unpaired'}, 'test': {}, 'speed': {}}
+OPTIONAL = {'train': {('train', 'mode'): 'unpaired', ('train', 'ema_decay'): 0.0},
+            'test': {('path', 'param_key_g'): 'params'}, 'speed': {('path', 'param_key_g'): 'params'}}
 LAUNCHERS = ('none', 'pytorch', 'slurm')
 TRAIN_TYPES = {'unpaired': 'UnPairedImageDataset', 'paired': 'PairedImageDataset'}
 
@@ -85,6 +86,8 @@ def _check_values(opt, path, kind):
         if ds['io_backend']['type'] not in ('disk', 'lmdb'):
             bad(f'datasets.{phase}.io_backend.type', f"must be disk or lmdb, got {ds['io_backend']['type']!r}")
     if kind != 'train':
+        if opt['path']['param_key_g'] not in ('params', 'params_ema'):
+            bad('path.param_key_g', f"must be params or params_ema, got {opt['path']['param_key_g']!r}")
         return
     train, ds = opt['train'], opt['datasets']['train']
     if train['mode'] not in TRAIN_TYPES:
@@ -114,6 +117,8 @@ def _check_values(opt, path, kind):
     for key, low in (('total_iter', 1), ('net_d_iters', 1), ('net_d_init_iters', 0)):
         if train[key] < low:
             bad(f'train.{key}', f'must be >= {low}, got {train[key]}')
+    if not 0 <= train['ema_decay'] < 1:
+        bad('train.ema_decay', f"must be in [0, 1) (0: no moving average), got {train['ema_decay']}")
     for key in ('batch_size_per_gpu', 'dataset_enlarge_ratio', 'gt_size'):
         if ds[key] < 1:
             bad(f'datasets.train.{key}', f'must be >= 1, got {ds[key]}')
