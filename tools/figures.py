@@ -194,7 +194,7 @@ def readme_block(man, folder='docs/figures'):
     lines = []
     for file in FIGURES:
         entry = man['figures'][file]
-        panels = '; '.join(f'{label} {psnr:.2f} dB' for label, psnr in entry['panels'] if psnr is not None)
+        panels = '; '.join(label for label, psnr in entry['panels'] if psnr is not None)
         lines += [f'![{CAPTIONS[file]}]({folder}/{file})', '',
                   f'{CAPTIONS[file]}. Whole-image PSNR: {panels}.', '']
     stamps = ', '.join(f"{name} {s['created']}" for name, s in man['records'].items())

@@ -222,3 +222,10 @@ def test_the_manifest_tells_a_stale_picture_record_or_readme(rendered, tmp_path)
     assert 'lptn.png: its bytes are not the ones make figures wrote' in problems[0]
     assert 'rcan_bench.json was made at 2030-01-01T00:00:00Z' in problems[1] and 'run make figures' in problems[1]
     assert 'README.md: the pictures block is not rendered' in problems[2]
+
+
+def test_the_committed_pictures_are_fresh():
+    """docs/figures/*.png are the bytes make figures wrote, from the checkpoints of the bench runs whose records
+    are committed now, and the README's pictures block is rendered from their manifest."""
+    problems = figures.stale()
+    assert problems == [], '\n'.join(problems)
