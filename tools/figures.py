@@ -21,9 +21,9 @@ each figure says which. The crops are fixed here, so the same checkpoints give t
 
 Beside the PNGs it writes ``figures.json``: each PNG's SHA-256 and panel PSNRs, and the ``created``
 stamp of every bench record whose checkpoint it used; and it renders the root README's pictures block
-from that manifest. :func:`stale` says what no longer matches: a PNG changed by hand, a bench re-run
-since (its record's stamp moved: ``make figures`` again), or a README block not rendered from the
-manifest.
+from that manifest. :func:`stale` (run by ``make test``, tests/tools/test_figures.py) says what no
+longer matches: a PNG changed by hand, a bench re-run since (its record's stamp moved: ``make
+figures`` again), or a README block not rendered from the manifest.
 
 A missing checkpoint is one ``error:`` line naming the model and the command that makes it, exit code 2.
 Nothing is written unless all three figures were made; they are written at the end, each atomically
@@ -199,7 +199,7 @@ def readme_block(man, folder='docs/figures'):
                   f'{CAPTIONS[file]}. Whole-image PSNR: {panels}.', '']
     stamps = ', '.join(f"{name} {s['created']}" for name, s in man['records'].items())
     lines.append(f'Rendered by `make figures` from the checkpoints of the bench runs recorded at: {stamps} '
-                 f'(`docs/figures/{MANIFEST}`; `tools.figures.stale()` names a record or a picture that moved since).')
+                 f'(`docs/figures/{MANIFEST}`; `make test` fails when a record or a picture has moved since).')
     return '\n'.join(lines) + '\n'
 
 
