@@ -109,18 +109,20 @@ class Precision:
             return torch.autocast(self.device_type, dtype=dtype)
         return contextlib.nullcontext()
 
-    def backward_step(self, loss, optimizer):
-        """Backward pass and optimiser step (loss scaling where the mode has one)."""
+    def backward_step(self, loss, optimizer, inputs=None):
+        """Backward pass and optimiser step (loss scaling where the mode has one); ``inputs`` (tensors)
+        limits the backward pass to the gradients of those (``Tensor.backward(inputs=...)``), e.g. the
+        optimiser's parameters when the graph also reaches tensors whose gradients nobody reads."""
         if self.mode == 'apex':
             with self.apex_amp.scale_loss(loss, optimizer) as scaled_loss:
-                scaled_loss.backward()
+                scaled_loss.backward(inputs=inputs)
             optimizer.step()
         elif self.scaler is not None:
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(loss).backward(inputs=inputs)
             self.scaler.step(optimizer)
             self.scaler.update()
         else:
-            loss.backward()
+            loss.backward(inputs=inputs)
             optimizer.step()
 
     def state_dict(self):

@@ -50,3 +50,20 @@ def test_pixel_loss_weights(lptn):
     a, b = torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 0.1)
     assert lptn.losses.PixelLoss('MSELoss', 1000)(a, b).item() == pytest.approx(10.0)
     assert lptn.losses.PixelLoss('L1Loss', 1, 'sum')(a, b).item() == pytest.approx(1.2)
+
+
+def test_the_critic_steps_backward_to_its_weights_only_gives_the_same_gradients(lptn):
+    """LPTNModel's critic step backpropagates to the critic's parameters only (``inputs=``): the real
+    critic, the reference's loss with the penalty's double backward, the same bits as a full backward."""
+    torch.manual_seed(0)
+    net_d = lptn.archs.define_network({'type': 'Discriminator'})
+    ref, fake = torch.rand(2, 3, 40, 40), torch.rand(2, 3, 40, 40)
+    grads = []
+    for inputs in (None, list(net_d.parameters())):
+        net_d.zero_grad(set_to_none=True)
+        torch.manual_seed(1)                                       # the same alpha
+        real_pred, fake_pred = net_d(torch.cat([ref, fake])).split(2)
+        loss = fake_pred.mean() - real_pred.mean() + 100 * lptn.losses.compute_gradient_penalty(net_d, ref, fake)
+        loss.backward(inputs=inputs)
+        grads.append([p.grad.clone() for p in net_d.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads)) and any(g.abs().sum() > 0 for g in grads[1])

@@ -70,9 +70,9 @@ def test_inference_in_strips_and_bands_equals_the_reference_formulas(lptn, name)
 
 def test_inference_takes_the_strips_path_only_without_autograd_on_divisible_sizes(lptn):
     net = lptn.LPTN_arch.LPTN()
-    big = torch.empty(1, 3, 256, 512)
+    big = torch.empty(1, 3, 768, 1024)                  # more than two strips of ROWS_PIXELS
     with torch.no_grad():
-        assert net.runs_in_rows(big) and not net.runs_in_rows(big[:, :, :252])
+        assert net.runs_in_rows(big) and not net.runs_in_rows(big[:, :, :764])
         assert not net.runs_in_rows(big.to('meta'))        # FLOPs are counted on the whole-image path
     assert not net.runs_in_rows(big)
 
@@ -160,3 +160,43 @@ def test_discriminator_scores_any_size(lptn):
     d = lptn.discriminator_arch.Discriminator()
     assert d(torch.rand(3, 3, 40, 56)).shape == (3, 1, 1, 1)
     assert sum(p.numel() for p in d.parameters()) == 253249
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_fused_convolutions_equal_the_modules(lptn, dtype):
+    """run_sequential's oneDNN calls (conv + LeakyReLU, a residual block's sum, ``+ add``) against the
+    modules one by one on the same trunk (float32 within 1e-6), bfloat16 within
+    one rounding."""
+    arch = lptn.LPTN_arch
+    torch.manual_seed(0)
+    model = arch.Trans_low(2).model.to(dtype)
+    x = torch.rand(1, 3, 24, 40, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    add = torch.rand(1, 3, 24, 40, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert arch.fusable(x) and not arch.fusable(x.contiguous()) and not arch.fusable(x.double())
+        fused, summed = arch.run_sequential(model, x), arch.run_sequential(model, x, add=add)
+        plain = model(x)
+    with torch.enable_grad():
+        assert not arch.fusable(x)
+    assert fused.is_contiguous(memory_format=torch.channels_last)
+    if dtype == torch.float32:                # the same bits on the CPUs seen; 1e-6 for another summation order
+        scale = plain.abs().max()
+        assert (fused - plain).abs().max() <= 1e-6 * scale and (summed - (plain + add)).abs().max() <= 1e-6 * scale
+    else:                                  # the activation before the one rounding: within 2^-7 relative
+        scale = plain.float().abs().max()
+        assert (fused.float() - plain.float()).abs().max() <= scale / 64
+        assert (summed.float() - (plain + add).float()).abs().max() <= scale / 32
+
+
+def test_no_fusion_under_autocast_or_with_weights_of_another_dtype(lptn):
+    arch = lptn.LPTN_arch
+    model = arch.Trans_low(1).model
+    x = torch.rand(1, 3, 16, 16).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            assert not arch.fusable(x)
+            out = arch.run_sequential(model, x)                    # the modules, autocast as everywhere else
+        assert out.dtype == torch.bfloat16
+        for run in (model, lambda v: arch.run_sequential(model, v)):   # bfloat16 into float32 weights
+            with pytest.raises(RuntimeError, match='should be the same'):
+                run(x.bfloat16())

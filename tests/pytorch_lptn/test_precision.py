@@ -37,9 +37,10 @@ def test_apex_o2_initialises_generator_and_critic_together(lptn, fake_apex, tiny
     assert 'Ascend apex amp O2, static loss scale 128, combine_grad, NpuFusedAdam on cpu' in model.precision.describe()
     loss = mock.MagicMock(name='loss')
     with mock.patch.object(model.optimizer_d, 'step') as step:
-        model.precision.backward_step(loss, model.optimizer_d)
+        model.precision.backward_step(loss, model.optimizer_d, inputs=list(model.net_d.parameters()))
     amp.scale_loss.assert_called_once_with(loss, model.optimizer_d)
-    amp.scale_loss.return_value.__enter__.return_value.backward.assert_called_once_with()
+    amp.scale_loss.return_value.__enter__.return_value.backward.assert_called_once_with(
+        inputs=list(model.net_d.parameters()))                 # the critic step's backward reaches its weights only
     step.assert_called_once_with()
 
 

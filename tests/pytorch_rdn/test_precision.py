@@ -39,7 +39,7 @@ def test_ascend_branch_builds_apex_o2_with_the_fused_npu_adam(rdn, fake_apex):
     loss = mock.MagicMock(name='loss')
     prec.backward_step(loss, optimizer)
     amp.scale_loss.assert_called_once_with(loss, optimizer)
-    amp.scale_loss.return_value.__enter__.return_value.backward.assert_called_once_with()
+    amp.scale_loss.return_value.__enter__.return_value.backward.assert_called_once_with(inputs=None)
     optimizer.step.assert_called_once_with()
     assert prec.state_dict() == {'loss_scaler0': {'loss_scale': 32.0}}
     assert 'Ascend apex amp O2, static loss scale 32, combine_grad, NpuFusedAdam on npu' in prec.describe()

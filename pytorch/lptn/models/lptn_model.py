@@ -166,7 +166,9 @@ class LPTNModel:
         with self.precision.autocast():
             gp = compute_gradient_penalty(self.net_d, ref, output.to(ref.dtype))
         l_d = l_d_real + l_d_fake + self.gp_weight * gp.float()
-        self.precision.backward_step(l_d, self.optimizer_d)
+        # Only the critic's gradients: the penalty's input x (a leaf that requires grad) would otherwise
+        # get one too, through the first convolution and the resize, which nothing reads.
+        self.precision.backward_step(l_d, self.optimizer_d, inputs=list(self.net_d.parameters()))
         log.update(l_d_real=l_d_real.item(), out_d_real=real_d_pred.float().mean().item(), l_d_fake=l_d_fake.item(),
                    out_d_fake=fake_d_pred.float().mean().item(), l_d_gp=gp.item())
         self.update_ema()
