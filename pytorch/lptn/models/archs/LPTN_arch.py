@@ -218,7 +218,7 @@ def run_sequential(seq, x, add=None):
     if not fusable(x) or next(seq.parameters()).dtype != x.dtype:
         return seq(x) if add is None else seq(x) + add
     mods, i = list(seq), 0
-    last = mods.pop() if add is not None and isinstance(mods[-1], nn.Conv2d) else None
+    last = mods.pop() if add is not None and isinstance(mods[-1], nn.Conv2d) and mods[-1].padding_mode == 'zeros' else None
     if add is not None and last is None:
         return run_sequential(seq, x) + add
     while i < len(mods):
