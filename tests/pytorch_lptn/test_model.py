@@ -47,14 +47,15 @@ def test_the_fast_network_equals_the_reference_formulas_with_gradients(lptn, nam
         assert torch.allclose(p.grad, q.grad, rtol=1e-10, atol=1e-15), key
 
 
-@pytest.mark.parametrize('name', ['LPTN', 'LPTNPaper'])
-def test_inference_in_strips_and_bands_equals_the_reference_formulas(lptn, name):
+@pytest.mark.parametrize('name,batch', [('LPTN', 1), ('LPTNPaper', 1), ('LPTN', 2)])
+def test_inference_in_strips_and_bands_equals_the_reference_formulas(lptn, name, batch):
     """The inference path (fused levels in strips of rows, the trunk in bands with halos), forced on a
     small image by small strips, against the reference's formulas in float64; and in float32 against
-    the whole-image path that training runs, the pixels within 1e-6."""
+    the whole-image path that training runs, the pixels within 1e-6. One image writes its strips in
+    place into the output; a batch of two (strips not contiguous) takes the copying branch."""
     torch.manual_seed(0)
     net = lptn.archs.define_network({'type': name, 'nrb_low': 1, 'nrb_high': 2, 'num_high': 3}).eval()
-    x = torch.rand(1, 3, 160, 88)                       # H/4 = 40 rows: 3 trunk bands of 6 rows + halo 6
+    x = torch.rand(batch, 3, 160, 88)                   # H/4 = 40 rows: 3 trunk bands of 6 rows + halo 6
     with torch.no_grad():
         assert net.runs_in_rows(x) is False               # small: the default strips would not pay
         rows = net.forward_rows(x.contiguous(memory_format=torch.channels_last), pixels=4 * 88, band_pixels=6 * 22)
@@ -175,6 +176,8 @@ def test_fused_convolutions_equal_the_modules(lptn, dtype):
     with torch.no_grad():
         assert arch.fusable(x) and not arch.fusable(x.contiguous()) and not arch.fusable(x.double())
         fused, summed = arch.run_sequential(model, x), arch.run_sequential(model, x, add=add)
+        into = add.clone()
+        assert arch.run_sequential(model, x, add=into, in_place=True) is into and torch.equal(into, summed)
         plain = model(x)
     with torch.enable_grad():
         assert not arch.fusable(x)
@@ -186,6 +189,19 @@ def test_fused_convolutions_equal_the_modules(lptn, dtype):
         scale = plain.float().abs().max()
         assert (fused.float() - plain.float()).abs().max() <= scale / 64
         assert (summed.float() - (plain + add).float()).abs().max() <= scale / 32
+
+
+def test_the_inference_paths_nearest_resize_and_upsample_padding_are_the_same_bits(lptn):
+    """nearest2x (a transposed convolution) against F.interpolate, and the one-pad upsample_padded
+    against the reflect-then-replicate pads it replaces, on odd and even sizes and both layouts."""
+    arch = lptn.LPTN_arch
+    pyr = arch.Lap_Pyramid_Conv()
+    torch.manual_seed(0)
+    for shape in ((1, 3, 7, 10), (2, 3, 12, 5), (1, 16, 4, 4)):
+        for x in (torch.randn(shape), torch.randn(shape).contiguous(memory_format=torch.channels_last)):
+            assert torch.equal(arch.nearest2x(x), F.interpolate(x, scale_factor=2))
+            two_pads = F.pad(F.pad(x, (1, 0, 1, 0), mode='reflect'), (0, 1, 0, 1), mode='replicate')
+            assert torch.equal(pyr.upsample_padded(x), two_pads)
 
 
 def test_no_fusion_under_autocast_or_with_weights_of_another_dtype(lptn):
