@@ -12,7 +12,7 @@ help:
 	@echo "make test [ARGS=...]    run the whole test suite, one pytest process per model (ARGS go to pytest)"
 	@echo "make bench [MODEL=name] train+evaluate a model's bench preset (all models without MODEL)"
 	@echo "make data               build the embedded sample datasets under datasets/sample"
-	@echo "make figures            render docs/figures/*.png from the benches' checkpoints in outputs/ (python -m tools.figures)"
+	@echo "make figures            render docs/figures/*.png from the benches' checkpoints in outputs/ (python -m tools.figures; ONLY=lptn.png: that figure only)"
 
 setup: $(STAMP)
 
@@ -32,7 +32,7 @@ data: $(STAMP)
 	$(PY) -m common.sample_data --out datasets/sample
 
 figures: $(STAMP)
-	$(PY) -m tools.figures
+	$(PY) -m tools.figures $(if $(ONLY),--only $(ONLY))
 
 clean-data:
 	rm -rf datasets/sample

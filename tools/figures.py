@@ -1,6 +1,6 @@
 """The zoo's pictures, rendered from the checkpoints the benches leave: ``make figures``.
 
-    python -m tools.figures [--outputs outputs] [--out docs/figures]
+    python -m tools.figures [--outputs outputs] [--out docs/figures] [--only lptn.png ...]
 
 writes three PNGs into ``--out``:
 
@@ -24,6 +24,13 @@ stamp of every bench record whose checkpoint it used; and it renders the root RE
 from that manifest. :func:`stale` (run by ``make test``, tests/tools/test_figures.py) says what no
 longer matches: a PNG changed by hand, a bench re-run since (its record's stamp moved: ``make
 figures`` again), or a README block not rendered from the manifest.
+
+After one bench is re-run, ``--only`` re-renders the figures that show it from its new checkpoints and keeps
+the others as committed (their PNGs must still be the bytes of ``figures.json``), so one bench's
+re-run does not need every bench's checkpoints: ``make bench MODEL=lptn`` then
+``python -m tools.figures --only lptn.png``. The manifest takes the new stamps of the records of the
+models those figures show; a model shown also in a figure that is kept is an error (its two panels
+would come from two runs).
 
 A missing checkpoint is one ``error:`` line naming the model and the command that makes it, exit code 2.
 Nothing is written unless all three figures were made; they are written at the end, each atomically
@@ -80,8 +87,14 @@ CAPTIONS = {'set5_x2.png': 'Set5 x2 (the authors\' LR), one crop of butterfly: b
             'lptn.png': 'LPTN on a held-out FiveK-layout sample photo: input | unpaired | paired | target'}
 
 
-def find_checkpoints(outputs):
-    """{bench label: checkpoint} of every model the figures show, from ``tools.zoo.bench_checkpoints``.
+def figure_models(file):
+    """The registry names of the models figure ``file`` shows, in panel order."""
+    panels = LPTN_FIGURE[1] if file == LPTN_FIGURE[0] else next(p for f, _, p in SR_FIGURES if f == file)
+    return list(dict.fromkeys(label.split()[0] for _, label in panels))
+
+
+def find_checkpoints(outputs, files=FIGURES):
+    """{bench label: checkpoint} of every model the figures ``files`` show, from ``tools.zoo.bench_checkpoints``.
 
     Raises:
         ValueError: One line naming each missing model and the ``make bench`` command that makes it.
@@ -89,7 +102,8 @@ def find_checkpoints(outputs):
     benches = zoo.bench_checkpoints(outputs)
     models = {label: name for name, _, _, label, _ in benches}
     found = {label: path for _, _, _, label, path in benches}
-    needed = [label for _, _, panels in SR_FIGURES for _, label in panels] + [label for _, label in LPTN_FIGURE[1]]
+    needed = [label for file, _, panels in SR_FIGURES if file in files for _, label in panels]
+    needed += [label for _, label in LPTN_FIGURE[1]] if LPTN_FIGURE[0] in files else []
     missing = {}
     for label in dict.fromkeys(needed):
         if found[label] is None:
@@ -158,16 +172,46 @@ def lptn_figure(panels, checkpoints, say=print):
                    f'FiveK sample test {LPTN_IMAGE}, to its target; crop {size}x{size} at y={y} x={x}')
 
 
-def render(outputs, say=print):
-    """{file name: (figure, [(label, PSNR or None)])} of the three figures (nothing written)."""
-    checkpoints = find_checkpoints(outputs)
-    set5 = paths.set5_dir()
-    if set5 is None:
+def render(outputs, say=print, files=FIGURES):
+    """{file name: (figure, [(label, PSNR or None)])} of the figures ``files`` (all three by default;
+    nothing written)."""
+    checkpoints = find_checkpoints(outputs, files)
+    sr = [(file, scale, panels) for file, scale, panels in SR_FIGURES if file in files]
+    set5 = paths.set5_dir() if sr else None
+    if sr and set5 is None:
         raise ValueError("no Set5 with the authors' LR inputs (../shared/data/Set5): set SR_SHARED_DATA to the folder "
                          "holding Set5/")
-    figures = {file: sr_figure(set5, scale, panels, checkpoints, say) for file, scale, panels in SR_FIGURES}
-    figures[LPTN_FIGURE[0]] = lptn_figure(LPTN_FIGURE[1], checkpoints, say)
+    figures = {file: sr_figure(set5, scale, panels, checkpoints, say) for file, scale, panels in sr}
+    if LPTN_FIGURE[0] in files:
+        figures[LPTN_FIGURE[0]] = lptn_figure(LPTN_FIGURE[1], checkpoints, say)
     return figures
+
+
+def kept_manifest(folder, only):
+    """The committed manifest in ``folder`` for ``--only``: checked that every figure not in ``only`` is still
+    the bytes it lists and shows none of the models of ``only``'s figures.
+
+    Raises:
+        ValueError: One line naming the manifest, the PNG or the figure in the way.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ValueError(f'--only: {zoo.shown(path)} does not exist (render all figures once, without --only)')
+    man = json.loads(path.read_text(encoding='utf-8'))
+    shown = {name for file in only for name in figure_models(file)}
+    for file in FIGURES:
+        if file in only:
+            continue
+        png = Path(folder) / file
+        if file not in man.get('figures', {}) or not png.is_file() or \
+                hashlib.sha256(png.read_bytes()).hexdigest() != man['figures'][file]['sha256']:
+            raise ValueError(f'--only: {zoo.shown(png)} is missing or not the bytes {MANIFEST} lists, so it cannot '
+                             f'be kept (render all figures, without --only)')
+        both = [name for name in figure_models(file) if name in shown]
+        if both:
+            raise ValueError(f"--only: {', '.join(both)} is also shown in {file}, which would keep the panel of "
+                             f"another run (add --only {file})")
+    return man
 
 
 def record_stamps(root=paths.REPO_ROOT):
@@ -180,13 +224,19 @@ def record_stamps(root=paths.REPO_ROOT):
     return out
 
 
-def manifest(figures, blobs, root=paths.REPO_ROOT):
-    """The ``figures.json`` of rendered figures ({file: (image, labels)}) and their PNG bytes."""
-    return {'command': 'make figures', 'records': record_stamps(root),
-            'figures': {file: {'sha256': hashlib.sha256(blobs[file]).hexdigest(),
-                               'size': [int(img.shape[1]), int(img.shape[0])],
-                               'panels': [[label, psnr] for label, psnr in labels]}
-                        for file, (img, labels) in figures.items()}}
+def manifest(figures, blobs, root=paths.REPO_ROOT, kept=None):
+    """The ``figures.json`` of rendered figures ({file: (image, labels)}) and their PNG bytes; with ``kept``
+    (the committed manifest, :func:`kept_manifest`), its entries and stamps for the figures not rendered."""
+    stamps, entries = record_stamps(root), {}
+    if kept is not None:
+        shown = {name for file in figures for name in figure_models(file)}
+        stamps = {name: stamp if name in shown else kept['records'][name] for name, stamp in stamps.items()}
+        entries = {file: kept['figures'][file] for file in FIGURES if file not in figures}
+    for file, (img, labels) in figures.items():
+        entries[file] = {'sha256': hashlib.sha256(blobs[file]).hexdigest(),
+                         'size': [int(img.shape[1]), int(img.shape[0])],
+                         'panels': [[label, psnr] for label, psnr in labels]}
+    return {'command': 'make figures', 'records': stamps, 'figures': {file: entries[file] for file in FIGURES}}
 
 
 def readme_block(man, folder='docs/figures'):
@@ -246,13 +296,18 @@ def _main(argv):
                              'repository')
     parser.add_argument('--out', type=Path, default=DEFAULT_OUT,
                         help='the folder the three PNGs are written into. Default: docs/figures of the repository')
+    parser.add_argument('--only', nargs='+', choices=FIGURES, metavar='FIGURE',
+                        help=f"re-render these figures only ({', '.join(FIGURES)}), after the bench they show was "
+                             f"re-run, and keep the others as {MANIFEST} in --out lists them")
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f'--out={args.out}: a file, not a folder')
-    figures = render(args.outputs.resolve())
+    files = tuple(f for f in FIGURES if f in args.only) if args.only else FIGURES
+    kept = kept_manifest(args.out, files) if args.only else None
+    figures = render(args.outputs.resolve(), files=files)
     data = {file: encode_image(img, '.png', name=str(args.out / file)) for file, (img, _) in figures.items()}
-    man = manifest(figures, data)
-    for file, blob in data.items():                 # all three made: now write them
+    man = manifest(figures, data, kept=kept)
+    for file, blob in data.items():                 # all made: now write them
         atomic_write_bytes(args.out / file, blob)
         img, labels = figures[file]
         print(f'wrote {zoo.shown(args.out / file)} ({img.shape[1]}x{img.shape[0]})')

@@ -188,6 +188,43 @@ def test_a_missing_checkpoint_is_one_line_and_nothing_is_written(tmp_path):
     assert not out.exists()
 
 
+def test_only_rerenders_the_figures_named_from_that_benchs_checkpoints_and_keeps_the_rest(bench_outputs, rendered,
+                                                                                          tmp_path):
+    """--only lptn.png with only LPTN's checkpoints in --outputs: lptn.png re-rendered (a damaged copy becomes the
+    full run's bytes again), the Set5 figures and their manifest entries and stamps kept; a kept PNG that is not the
+    manifest's bytes, or a model shown in a kept figure too, is one error line and nothing is written."""
+    outputs, _ = bench_outputs
+    first, _, _, _ = rendered
+    lptn_only = tmp_path / 'outputs'
+    shutil.copytree(outputs / 'lptn_bench', lptn_only / 'lptn_bench')
+    out = tmp_path / 'figures'
+    shutil.copytree(first, out)
+    man = json.loads((out / figures.MANIFEST).read_text())
+    man['records']['srcnn']['created'] = 'kept-stamp'
+    (out / figures.MANIFEST).write_text(json.dumps(man))
+    (out / 'lptn.png').write_bytes(b'damaged')
+    done = run(figures_command(lptn_only, out) + ['--only', 'lptn.png'])
+    assert done.returncode == 0, done.stderr
+    assert [ln for ln in done.stdout.splitlines() if ln.startswith('wrote ')][0].startswith(f'wrote {out / "lptn.png"}')
+    for file in figures.FIGURES:
+        assert (out / file).read_bytes() == (first / file).read_bytes(), file
+    now = json.loads((out / figures.MANIFEST).read_text())
+    assert now['figures'] == json.loads((first / figures.MANIFEST).read_text())['figures']
+    assert now['records']['srcnn']['created'] == 'kept-stamp'
+    assert now['records']['lptn'] == figures.record_stamps()['lptn']
+    before = {f: (out / f).read_bytes() for f in (*figures.FIGURES, figures.MANIFEST)}
+    done = run(figures_command(outputs, out) + ['--only', 'set5_x4.png'])
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        'error: --only: bsrn is also shown in set5_x2.png, which would keep the panel of another run '
+        '(add --only set5_x2.png)']
+    (out / 'set5_x2.png').write_bytes(b'changed by hand')
+    done = run(figures_command(lptn_only, out) + ['--only', 'lptn.png'])
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert f'--only: {out / "set5_x2.png"} is missing or not the bytes figures.json lists' in done.stderr
+    before['set5_x2.png'] = b'changed by hand'
+    assert {f: (out / f).read_bytes() for f in before} == before
+
+
 def test_help():
     done = run([PY, '-m', 'tools.figures', '--help'])
     assert done.returncode == 0 and '--outputs' in done.stdout and 'set5_x2.png' in done.stdout
