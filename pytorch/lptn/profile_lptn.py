@@ -89,10 +89,11 @@ def reference_of(net):
 def category(event):
     """The operator class of a profiler event (see the module docstring)."""
     if event.key not in ('aten::mkldnn_convolution', 'aten::_convolution', 'aten::convolution',
-                         'aten::thnn_conv2d', 'aten::_slow_conv2d_forward'):
+                         'aten::thnn_conv2d', 'aten::_slow_conv2d_forward',
+                         'mkldnn::_convolution_pointwise', 'mkldnn::_convolution_pointwise_'):
         return 'other operators (padding, resizing, element-wise, copies)'
-    shapes = event.input_shapes
-    if len(shapes) > 1 and list(shapes[1]) == [64, 64, 3, 3]:
+    # The weight is the second input of aten's convolutions, the third of oneDNN's fused ones with a sum.
+    if [64, 64, 3, 3] in [list(shape) for shape in event.input_shapes[1:3]]:
         return '64-channel 3x3 convolutions (trunks)'
     return 'other convolutions (pyramid, 1x1 masks, trunk ends)'
 

@@ -98,3 +98,5 @@ def test_profile_tool_times_both_formulations_and_renders_the_readme_block(lptn,
     assert set(out['training']) == {'before (reference formulation, 1 thread)', 'after, 1 thread',
                                     f"after, {out['config']['threads']} threads"}
     assert '| 64x48 | 64-channel 3x3 convolutions (trunks) |' in readme.read_text()
+    for side in ('before', 'after'):             # the fused oneDNN calls of "after" are counted as convolutions
+        assert out['inference']['64x48']['ops_ms'][side]['64-channel 3x3 convolutions (trunks)'] > 0, side
