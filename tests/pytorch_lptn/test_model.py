@@ -178,6 +178,12 @@ def test_fused_convolutions_equal_the_modules(lptn, dtype):
         fused, summed = arch.run_sequential(model, x), arch.run_sequential(model, x, add=add)
         into = add.clone()
         assert arch.run_sequential(model, x, add=into, in_place=True) is into and torch.equal(into, summed)
+        into, in_place_op = add.clone(), arch._CONV_POINTWISE_
+        try:                                           # a build without oneDNN's in-place call: still in place
+            arch._CONV_POINTWISE_ = None
+            assert arch.run_sequential(model, x, add=into, in_place=True) is into and torch.equal(into, summed)
+        finally:
+            arch._CONV_POINTWISE_ = in_place_op
         plain = model(x)
     with torch.enable_grad():
         assert not arch.fusable(x)

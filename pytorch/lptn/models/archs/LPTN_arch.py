@@ -177,12 +177,11 @@ class Lap_Pyramid_Conv(nn.Module):
             b = min(a + rows, h)
             high = level[:, :, a:b] - self.upsample_rows(pd, a // 2, b // 2)
             dest = out[:, :, a:b]
-            if dest.is_contiguous(memory_format=torch.channels_last):
-                _, next_mask = step(high, nearest2x(mask[:, :, a // 2:b // 2]),
-                                    add=self.upsample_rows(pb, a // 2, b // 2, out=dest), in_place=True)
-            else:
-                dest[...], next_mask = step(high, nearest2x(mask[:, :, a // 2:b // 2]),
-                                            add=self.upsample_rows(pb, a // 2, b // 2))
+            into = dest if dest.is_contiguous(memory_format=torch.channels_last) else None
+            result, next_mask = step(high, nearest2x(mask[:, :, a // 2:b // 2]),
+                                     add=self.upsample_rows(pb, a // 2, b // 2, out=into), in_place=into is not None)
+            if into is None:
+                dest[...] = result
             if keep_mask:
                 if mask_out is None:
                     mask_out = empty_channels_last(next_mask.shape[:2] + (h, w), next_mask)
@@ -234,7 +233,9 @@ def _fused_conv(conv, x, leaky=None, add=None, in_place=False):
     """``conv(x)`` followed in the same oneDNN call by ``leaky`` (a LeakyReLU) or by ``+ add`` (written
     into ``add`` with ``in_place``)."""
     args = (conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-    if add is not None and in_place and _CONV_POINTWISE_ is not None:
+    if add is not None and in_place:
+        if _CONV_POINTWISE_ is None:                   # a build without the in-place call: the same sum, copied
+            return add.copy_(_CONV_POINTWISE.binary(x, add, *args, 'add', None, None, [], None))
         return _CONV_POINTWISE_.binary(add, x, *args, 'add', None, None, [], None)
     if add is not None:
         return _CONV_POINTWISE.binary(x, add, *args, 'add', None, None, [], None)
