@@ -187,6 +187,13 @@ def render(outputs, say=print, files=FIGURES):
     return figures
 
 
+def png_is_listed(folder, man, file):
+    """Whether ``folder/file`` exists and is the bytes the manifest ``man`` lists for it."""
+    png = Path(folder) / file
+    return (file in man.get('figures', {}) and png.is_file()
+            and hashlib.sha256(png.read_bytes()).hexdigest() == man['figures'][file]['sha256'])
+
+
 def kept_manifest(folder, only):
     """The committed manifest in ``folder`` for ``--only``: checked that every figure not in ``only`` is still
     the bytes it lists and shows none of the models of ``only``'s figures.
@@ -202,10 +209,8 @@ def kept_manifest(folder, only):
     for file in FIGURES:
         if file in only:
             continue
-        png = Path(folder) / file
-        if file not in man.get('figures', {}) or not png.is_file() or \
-                hashlib.sha256(png.read_bytes()).hexdigest() != man['figures'][file]['sha256']:
-            raise ValueError(f'--only: {zoo.shown(png)} is missing or not the bytes {MANIFEST} lists, so it cannot '
+        if not png_is_listed(folder, man, file):
+            raise ValueError(f'--only: {zoo.shown(Path(folder) / file)} is missing or not the bytes {MANIFEST} lists, so it cannot '
                              f'be kept (render all figures, without --only)')
         both = [name for name in figure_models(file) if name in shown]
         if both:
@@ -266,7 +271,7 @@ def stale(root=paths.REPO_ROOT, folder=DEFAULT_OUT):
         png = folder / file
         if not png.is_file() or file not in man['figures']:
             problems.append(f'{png}: missing (run make figures)')
-        elif hashlib.sha256(png.read_bytes()).hexdigest() != man['figures'][file]['sha256']:
+        elif not png_is_listed(folder, man, file):
             problems.append(f'{png}: its bytes are not the ones make figures wrote (run make figures)')
     for name, now in record_stamps(root).items():
         then = man['records'].get(name, {}).get('created')
