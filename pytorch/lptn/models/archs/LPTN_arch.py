@@ -472,7 +472,6 @@ class LPTN(nn.Module):
         low, coarse = downs[-1], downs[-2]
         fake_low = self.trans_low(low)
         high = coarse - pyr.upsample(low)
-        size = coarse.shape[2:]
         trunk_input = torch.cat([high, nearest2x(low), nearest2x(fake_low)], 1)
         mask = in_bands(th.model, trunk_input, band_pixels)                 # already the size of `high`
         image, mask = th.level_step(0, high, mask, add=pyr.upsample(fake_low))
